@@ -1,0 +1,1 @@
+"""The `algopioneer` command: the operator front door."""

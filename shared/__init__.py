@@ -1,0 +1,1 @@
+"""algopioneer's common package: contracts, bus, telemetry, config, runtime and pure domain cores."""

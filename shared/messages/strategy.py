@@ -1,0 +1,170 @@
+"""Strategy instances: their specs (stored in KV), signals and status."""
+
+from __future__ import annotations
+
+import enum
+import re
+from decimal import Decimal
+from typing import Literal
+
+import msgspec
+
+from shared.messages.base import Message
+
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Mode(str, enum.Enum):
+    """Paper instances route to the paper venue; live ones need keys and the live execution service."""
+
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class MaCrossoverParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="ma_crossover"):
+    """Moving-average crossover on bars of `interval_s` seconds (the original's `--duration`)."""
+
+    product_id: str
+    short_window: int = 5
+    long_window: int = 20
+    interval_s: int = 60
+    order_size: Decimal = Decimal("0.001")
+    average: Literal["sma", "ema"] = "sma"
+
+    def __post_init__(self) -> None:
+        if self.short_window < 1:
+            raise ValueError("short_window must be at least 1")
+        if self.short_window >= self.long_window:
+            raise ValueError("short_window must be smaller than long_window")
+        if self.interval_s < 1:
+            raise ValueError("interval_s must be at least 1")
+        if not self.order_size.is_finite() or self.order_size <= 0:
+            raise ValueError("order_size must be a positive number")
+
+
+class DualLegParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What basis and pairs share: sizing, timing and the PnL gate (in bps of notional)."""
+
+    notional: Decimal = Decimal("100")
+    max_tick_age_ms: int = 2_000
+    execution_timeout_ms: int = 30_000
+    min_profit_bps: Decimal = Decimal("5")
+    stop_loss_bps: Decimal = Decimal("-100")
+    entry_cooldown_ms: int = 30_000
+    exit_cooldown_ms: int = 30_000
+    max_unhedged_ms: int = 5_000
+
+    def _check_common(self) -> None:
+        if not self.notional.is_finite() or self.notional <= 0:
+            raise ValueError("notional must be a positive number")
+        if self.max_tick_age_ms <= 0 or self.execution_timeout_ms <= 0:
+            raise ValueError("max_tick_age_ms and execution_timeout_ms must be positive")
+        if self.stop_loss_bps >= 0:
+            raise ValueError("stop_loss_bps must be negative")
+        if self.entry_cooldown_ms < 0 or self.exit_cooldown_ms < 0:
+            raise ValueError("cooldowns cannot be negative")
+
+
+class BasisParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="basis"):
+    """Spot vs future carry: enter on net basis above `entry_bps`, exit on net basis below `exit_bps`."""
+
+    spot_id: str
+    future_id: str
+    entry_bps: Decimal = Decimal("10")
+    exit_bps: Decimal = Decimal("2")
+    slippage_bps: Decimal = Decimal("5")
+    allow_reverse: bool = False
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        if self.spot_id == self.future_id:
+            raise ValueError("spot_id and future_id must differ")
+        if self.exit_bps >= self.entry_bps:
+            raise ValueError("exit_bps must be below entry_bps")
+
+
+class PairsParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="pairs"):
+    """Log-spread z-score stat-arb between two products."""
+
+    leg1_id: str
+    leg2_id: str
+    window: int = 60
+    entry_z: float = 2.0
+    exit_z: float = 0.5
+    hedge_ratio: Literal["ols", "kalman", "fixed"] = "ols"
+    slippage_bps: Decimal = Decimal("5")
+
+    def __post_init__(self) -> None:
+        self._check_common()
+        if self.leg1_id == self.leg2_id:
+            raise ValueError("leg1_id and leg2_id must differ")
+        if self.window < 5:
+            raise ValueError("window must be at least 5")
+        if not (0 <= self.exit_z < self.entry_z):
+            raise ValueError("need 0 <= exit_z < entry_z")
+
+
+StrategyParams = MaCrossoverParams | BasisParams | PairsParams
+
+
+class StrategySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One strategy instance as stored in the `strategy_specs` KV bucket; validated on write."""
+
+    id: str
+    params: StrategyParams
+    venue: str = "coinbase"
+    mode: Mode = Mode.PAPER
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not _ID_PATTERN.match(self.id):
+            raise ValueError("id must be 1-64 characters of letters, digits, '_' or '-'")
+
+    @property
+    def kind(self) -> str:
+        """The strategy type, from the params' tag."""
+        return type(self.params).__struct_config__.tag  # type: ignore[return-value]
+
+    @property
+    def products(self) -> tuple[str, ...]:
+        """Every product this instance needs market data for."""
+        p = self.params
+        if isinstance(p, MaCrossoverParams):
+            return (p.product_id,)
+        if isinstance(p, BasisParams):
+            return (p.spot_id, p.future_id)
+        return (p.leg1_id, p.leg2_id)
+
+
+class SignalAction(str, enum.Enum):
+    """What a strategy core concluded on this input."""
+
+    HOLD = "hold"
+    BUY = "buy"
+    SELL = "sell"
+    ENTER_LONG = "enter_long"
+    ENTER_SHORT = "enter_short"
+    EXIT = "exit"
+
+
+class Signal(Message, frozen=True, kw_only=True):
+    """A non-hold decision, published for audit and dashboards; `value` is z-score or basis bps."""
+
+    strategy_id: str
+    action: SignalAction
+    value: float = 0.0
+    reason: str = ""
+    signal_ns: int
+
+
+class StrategyStatus(Message, frozen=True, kw_only=True):
+    """Where an instance is and who runs it; published on every state change and periodically."""
+
+    strategy_id: str
+    kind: str
+    worker_id: str
+    state: str
+    position: tuple[tuple[str, Decimal], ...] = ()
+    last_signal: str = ""
+    detail: str = ""
+    status_ns: int
