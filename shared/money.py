@@ -22,7 +22,7 @@ def to_decimal(value: object, *, field: str = "value") -> Decimal:
     Floats are refused on purpose: `Decimal(0.1)` is not 0.1, and a float reaching the money path
     is a bug upstream. NaN and infinities are refused because they poison every comparison.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"{field}: refusing {type(value).__name__} {value!r}; pass a str or Decimal")
     try:
         result = value if isinstance(value, Decimal) else Decimal(str(value).strip())

@@ -83,7 +83,7 @@ __all__ = [
     "StrategySpec",
     "StrategyStatus",
     "Ticker",
-    "Trade",
     "TimeInForce",
+    "Trade",
     "client_order_id",
 ]

@@ -15,7 +15,7 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=F
     """
 
 
-class Side(str, enum.Enum):
+class Side(enum.StrEnum):
     """Order side, spelled as Coinbase spells it."""
 
     BUY = "BUY"

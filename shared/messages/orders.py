@@ -17,14 +17,14 @@ def client_order_id(strategy_id: str, intent_seq: int, leg: int) -> str:
     return str(uuid.uuid5(_ORDER_ID_NAMESPACE, f"{strategy_id}:{intent_seq}:{leg}"))
 
 
-class OrderType(str, enum.Enum):
+class OrderType(enum.StrEnum):
     """The order configurations the strategies use."""
 
     MARKET = "MARKET"
     LIMIT = "LIMIT"
 
 
-class TimeInForce(str, enum.Enum):
+class TimeInForce(enum.StrEnum):
     """How long a limit order lives. Market orders are IOC by nature."""
 
     GTC = "GTC"
@@ -33,7 +33,7 @@ class TimeInForce(str, enum.Enum):
     FOK = "FOK"
 
 
-class Purpose(str, enum.Enum):
+class Purpose(enum.StrEnum):
     """Why an order exists; risk and reconciliation treat reducing orders differently."""
 
     ENTRY = "entry"
@@ -125,7 +125,7 @@ class CancelRequest(Message, frozen=True, kw_only=True):
     requested_ns: int
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     """Lifecycle of an order as execution reports it."""
 
     ACCEPTED = "accepted"
@@ -162,7 +162,7 @@ class OrderEvent(Message, frozen=True, kw_only=True):
     event_ns: int
 
 
-class Liquidity(str, enum.Enum):
+class Liquidity(enum.StrEnum):
     """Whether a fill added liquidity (maker) or took it (taker); it decides the fee."""
 
     MAKER = "MAKER"

@@ -23,7 +23,7 @@ class Position(Message, frozen=True, kw_only=True):
     updated_ns: int
 
 
-class BreakerState(str, enum.Enum):
+class BreakerState(enum.StrEnum):
     """Circuit breaker: closed lets orders through, open blocks them, half-open lets one probe."""
 
     CLOSED = "closed"

@@ -14,14 +14,16 @@ from shared.messages.base import Message
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class Mode(str, enum.Enum):
+class Mode(enum.StrEnum):
     """Paper instances route to the paper venue; live ones need keys and the live execution service."""
 
     PAPER = "paper"
     LIVE = "live"
 
 
-class MaCrossoverParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="ma_crossover"):
+class MaCrossoverParams(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="ma_crossover"
+):
     """Moving-average crossover on bars of `interval_s` seconds (the original's `--duration`)."""
 
     product_id: str
@@ -93,6 +95,11 @@ class PairsParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_field
     exit_z: float = 0.5
     hedge_ratio: Literal["ols", "kalman", "fixed"] = "ols"
     slippage_bps: Decimal = Decimal("5")
+    # Rolling-OLS hedge window (0 = same as `window`) and the Kalman option's noises and warm-up.
+    hedge_window: int = 0
+    kalman_q: float = 1e-5
+    kalman_r: float = 1e-3
+    kalman_warmup: int = 100
 
     def __post_init__(self) -> None:
         self._check_common()
@@ -100,6 +107,10 @@ class PairsParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError("leg1_id and leg2_id must differ")
         if self.window < 5:
             raise ValueError("window must be at least 5")
+        if self.hedge_window != 0 and self.hedge_window < 5:
+            raise ValueError("hedge_window must be 0 (same as window) or at least 5")
+        if not (self.kalman_q > 0 and self.kalman_r > 0) or self.kalman_warmup < 0:
+            raise ValueError("kalman_q and kalman_r must be positive, kalman_warmup not negative")
         if not (0 <= self.exit_z < self.entry_z):
             raise ValueError("need 0 <= exit_z < entry_z")
 
@@ -136,7 +147,7 @@ class StrategySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         return (p.leg1_id, p.leg2_id)
 
 
-class SignalAction(str, enum.Enum):
+class SignalAction(enum.StrEnum):
     """What a strategy core concluded on this input."""
 
     HOLD = "hold"

@@ -1,0 +1,461 @@
+"""The typed NATS bus: the one wrapper every publish and consume goes through (STYLE #9).
+
+It encodes msgspec Structs as msgpack, carries W3C trace context in NATS headers (handlers never
+touch spans or headers), counts messages, bounds market-data subscriber queues (dropping the
+oldest message and counting it), and turns JetStream work queues into typed handler loops that
+ack only after the handler succeeded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription as NatsSubscription
+from nats.js import JetStreamContext, api
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+from shared import codec, metrics
+from shared.config import NatsSettings
+from shared.errors import BusUnavailableError
+
+T = TypeVar("T", bound=msgspec.Struct)
+R = TypeVar("R", bound=msgspec.Struct)
+Handler = Callable[[T], Awaitable[None]]
+
+MSG_ID_HEADER = "Nats-Msg-Id"
+_log = structlog.get_logger("bus")
+_tracer = trace.get_tracer("algopioneer.bus")
+
+
+class DeliveryInfo(msgspec.Struct, frozen=True):
+    """What a work-queue handler may need to know about the delivery (redeliveries in particular)."""
+
+    subject: str
+    num_delivered: int
+    stream_sequence: int
+    msg_id: str
+
+
+def _trace_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    """Inject the current trace context (if any) into the outgoing headers."""
+    carrier: dict[str, str] = dict(headers) if headers else {}
+    propagate.inject(carrier)
+    return carrier
+
+
+class Subscription:
+    """A live subscription; `dropped` counts messages discarded because the handler fell behind."""
+
+    def __init__(self, sub: NatsSubscription, worker: asyncio.Task[None] | None) -> None:
+        self._sub = sub
+        self._worker = worker
+        self.dropped = 0
+
+    async def unsubscribe(self) -> None:
+        """Stop receiving; a pending bounded worker is cancelled."""
+        with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
+            await self._sub.unsubscribe()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+
+class Consumer:
+    """A running durable pull-consumer loop; `stop()` lets the message in hand finish first."""
+
+    def __init__(self, psub: JetStreamContext.PullSubscription) -> None:
+        self._psub = psub
+        self.stopping = asyncio.Event()
+        self.busy = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def stop(self) -> None:
+        """Finish the message in hand (never cut a handler short), then stop fetching."""
+        self.stopping.set()
+        if self.task is not None:
+            if not self.busy:
+                self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        with contextlib.suppress(Exception):
+            await self._psub.unsubscribe()
+
+
+class Bus:
+    """Typed publish / subscribe / request / work-queue consumption over one NATS connection."""
+
+    def __init__(self, nc: NATS, service: str) -> None:
+        self.nc = nc
+        self.service = service
+        self.js: JetStreamContext = nc.jetstream()
+        self._consumers: list[Consumer] = []
+        self._subscriptions: list[Subscription] = []
+
+    # ---- connection ----
+    @classmethod
+    async def connect(cls, settings: NatsSettings, *, service: str) -> Bus:
+        """Connect with unlimited reconnects; raise `BusUnavailableError` (not a traceback) if absent."""
+
+        async def on_disconnect() -> None:
+            metrics.BUS_CONNECTED.set(0)
+            _log.warning("nats_disconnected")
+
+        async def on_reconnect() -> None:
+            metrics.BUS_CONNECTED.set(1)
+            _log.info("nats_reconnected")
+
+        async def on_error(exc: Exception) -> None:
+            _log.warning("nats_error", error=str(exc), error_type=type(exc).__name__)
+
+        options: dict[str, Any] = {
+            "servers": [u.strip() for u in settings.url.split(",")],
+            "name": service,
+            "connect_timeout": settings.connect_timeout_s,
+            "reconnect_time_wait": settings.reconnect_wait_s,
+            "max_reconnect_attempts": settings.max_reconnect_attempts,
+            "allow_reconnect": True,
+            "disconnected_cb": on_disconnect,
+            "reconnected_cb": on_reconnect,
+            "error_cb": on_error,
+        }
+        if settings.user:
+            options["user"] = settings.user
+            options["password"] = settings.password
+        if settings.creds_file:
+            options["user_credentials"] = settings.creds_file
+        try:
+            nc = await asyncio.wait_for(nats.connect(**options), timeout=settings.connect_timeout_s * 2 + 1)
+        except (OSError, TimeoutError, nats.errors.NoServersError, nats.errors.Error) as exc:
+            raise BusUnavailableError(
+                f"cannot reach NATS at {settings.url}: {type(exc).__name__}: {exc or 'no server answered'}"
+            ) from None
+        metrics.BUS_CONNECTED.set(1)
+        return cls(nc, service)
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the NATS connection is up (not reconnecting, not closed)."""
+        return bool(self.nc.is_connected)
+
+    async def close(self) -> None:
+        """Stop consumers, then drain subscriptions and publishes, then close (STYLE #12)."""
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self.nc.is_closed:
+            return
+        try:
+            await asyncio.wait_for(self.nc.drain(), timeout=5)
+        except (TimeoutError, nats.errors.Error):
+            with contextlib.suppress(Exception):
+                await self.nc.close()
+        metrics.BUS_CONNECTED.set(0)
+
+    # ---- core NATS ----
+    async def publish(
+        self,
+        subject: str,
+        message: msgspec.Struct,
+        *,
+        traced: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Fire-and-forget publish. Market data passes `traced=False` (no per-tick trace cost)."""
+        hdrs = _trace_headers(headers) if traced else headers
+        await self.nc.publish(subject, codec.encode(message), headers=hdrs or None)
+        metrics.BUS_PUBLISHED.labels(metrics.stream_label(subject)).inc()
+
+    async def subscribe(
+        self,
+        subject: str,
+        message_type: type[T],
+        handler: Handler[T],
+        *,
+        queue: str = "",
+        traced: bool = True,
+        max_pending: int | None = None,
+    ) -> Subscription:
+        """Subscribe with a typed handler.
+
+        With `max_pending`, messages wait in a bounded queue that drops the *oldest* when full
+        (for market data the newest quote matters most) and counts every drop.
+        """
+        label = metrics.stream_label(subject)
+        run = self._traced_runner(label, message_type, handler, traced)
+        if max_pending is None:
+
+            async def direct(msg: Msg) -> None:
+                await run(msg)
+
+            sub = await self.nc.subscribe(subject, queue=queue, cb=direct)
+            handle = Subscription(sub, None)
+        else:
+            pending: collections.deque[Msg] = collections.deque()
+            wake = asyncio.Event()
+            holder: list[Subscription] = []
+
+            async def enqueue(msg: Msg) -> None:
+                if len(pending) >= max_pending:
+                    pending.popleft()
+                    holder[0].dropped += 1
+                    metrics.BUS_DROPPED.labels(label).inc()
+                pending.append(msg)
+                wake.set()
+
+            async def drain_pending() -> None:
+                while True:
+                    await wake.wait()
+                    wake.clear()
+                    while pending:
+                        await run(pending.popleft())
+
+            sub = await self.nc.subscribe(subject, queue=queue, cb=enqueue)
+            handle = Subscription(sub, asyncio.create_task(drain_pending(), name=f"bus-sub-{subject}"))
+            holder.append(handle)
+        self._subscriptions.append(handle)
+        return handle
+
+    def _traced_runner(
+        self, label: str, message_type: type[T], handler: Handler[T], traced: bool
+    ) -> Callable[[Msg], Awaitable[None]]:
+        """Decode → (span) → handler, counting and isolating failures so one bad message is skipped."""
+
+        async def run(msg: Msg) -> None:
+            metrics.BUS_RECEIVED.labels(label).inc()
+            try:
+                decoded = codec.decode(msg.data, message_type)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                metrics.BUS_DECODE_ERRORS.labels(label).inc()
+                _log.warning("bus_decode_error", subject=msg.subject, error=str(exc))
+                return
+            started = time.perf_counter()
+            try:
+                if traced:
+                    parent = propagate.extract(msg.headers or {})
+                    with _tracer.start_as_current_span(
+                        f"process {label}",
+                        context=parent,
+                        kind=SpanKind.CONSUMER,
+                        attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
+                    ):
+                        await handler(decoded)
+                else:
+                    await handler(decoded)
+            except Exception as exc:
+                metrics.BUS_HANDLER_ERRORS.labels(label).inc()
+                _log.exception("bus_handler_error", subject=msg.subject, error=str(exc))
+            finally:
+                metrics.HANDLER_SECONDS.labels(label).observe(time.perf_counter() - started)
+
+        return run
+
+    async def request(
+        self, subject: str, message: msgspec.Struct, reply_type: type[R], *, timeout: float = 2.0
+    ) -> R:
+        """Request/reply with a typed answer; raises `TimeoutError` or `nats.errors.NoRespondersError`."""
+        reply = await self.nc.request(
+            subject, codec.encode(message), timeout=timeout, headers=_trace_headers(None)
+        )
+        return codec.decode(reply.data, reply_type)
+
+    async def serve(
+        self,
+        subject: str,
+        request_type: type[T],
+        handler: Callable[[T], Awaitable[msgspec.Struct]],
+        *,
+        queue: str = "",
+    ) -> Subscription:
+        """Answer typed requests; the handler's return value is the reply."""
+        label = metrics.stream_label(subject)
+
+        async def respond(msg: Msg) -> None:
+            metrics.BUS_RECEIVED.labels(label).inc()
+            try:
+                request = codec.decode(msg.data, request_type)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                metrics.BUS_DECODE_ERRORS.labels(label).inc()
+                _log.warning("bus_decode_error", subject=msg.subject, error=str(exc))
+                return
+            token = otel_context.attach(propagate.extract(msg.headers or {}))
+            try:
+                with _tracer.start_as_current_span(f"serve {label}", kind=SpanKind.SERVER):
+                    reply = await handler(request)
+                await msg.respond(codec.encode(reply))
+            except Exception as exc:
+                metrics.BUS_HANDLER_ERRORS.labels(label).inc()
+                _log.exception("bus_handler_error", subject=msg.subject, error=str(exc))
+            finally:
+                otel_context.detach(token)
+
+        sub = await self.nc.subscribe(subject, queue=queue, cb=respond)
+        handle = Subscription(sub, None)
+        self._subscriptions.append(handle)
+        return handle
+
+    # ---- JetStream ----
+    async def publish_durable(
+        self,
+        subject: str,
+        message: msgspec.Struct,
+        *,
+        msg_id: str | None = None,
+        traced: bool = True,
+        timeout: float = 5.0,
+    ) -> api.PubAck:
+        """Publish to a stream and wait for the ack. With `msg_id`, a repeat within the stream's
+        duplicate window is stored once (the ack then says `duplicate=True`)."""
+        headers: dict[str, str] = {MSG_ID_HEADER: msg_id} if msg_id else {}
+        hdrs = _trace_headers(headers) if traced else headers
+        ack = await self.js.publish(subject, codec.encode(message), timeout=timeout, headers=hdrs or None)
+        metrics.BUS_PUBLISHED.labels(metrics.stream_label(subject)).inc()
+        return ack
+
+    async def consume(
+        self,
+        *,
+        stream: str,
+        durable: str,
+        subject: str,
+        message_type: type[T],
+        handler: Callable[[T, DeliveryInfo], Awaitable[None]],
+        batch: int = 16,
+        ack_wait_s: float = 30.0,
+        max_deliver: int = -1,
+        retry_delay_s: float = 1.0,
+    ) -> Consumer:
+        """Run a durable pull consumer: ack after the handler returns, nak (with delay) if it raises,
+        terminate undecodable messages (they would poison the queue forever)."""
+        config = api.ConsumerConfig(
+            durable_name=durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            deliver_policy=api.DeliverPolicy.ALL,
+            ack_wait=ack_wait_s,
+            max_deliver=max_deliver,
+            filter_subject=subject,
+        )
+        psub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
+        label = metrics.stream_label(subject)
+        consumer = Consumer(psub)
+
+        async def handle(msg: Msg) -> None:
+            metrics.BUS_RECEIVED.labels(label).inc()
+            try:
+                decoded = codec.decode(msg.data, message_type)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                metrics.BUS_DECODE_ERRORS.labels(label).inc()
+                _log.error("bus_poison_message", subject=msg.subject, error=str(exc))
+                await msg.term()
+                return
+            meta = msg.metadata
+            info = DeliveryInfo(
+                subject=msg.subject,
+                num_delivered=meta.num_delivered,
+                stream_sequence=meta.sequence.stream,
+                msg_id=(msg.headers or {}).get(MSG_ID_HEADER, ""),
+            )
+            parent = propagate.extract(msg.headers or {})
+            try:
+                with _tracer.start_as_current_span(
+                    f"process {label}",
+                    context=parent,
+                    kind=SpanKind.CONSUMER,
+                    attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
+                ):
+                    await handler(decoded, info)
+            except Exception as exc:
+                metrics.BUS_HANDLER_ERRORS.labels(label).inc()
+                _log.exception("bus_handler_error", subject=msg.subject, error=str(exc))
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=retry_delay_s)
+                return
+            await msg.ack()
+
+        async def loop() -> None:
+            while not consumer.stopping.is_set():
+                try:
+                    msgs = await psub.fetch(batch, timeout=1.0)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                    return
+                except nats.errors.Error as exc:
+                    _log.warning("bus_fetch_error", subject=subject, error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                consumer.busy = True
+                try:
+                    for msg in msgs:
+                        await handle(msg)
+                finally:
+                    consumer.busy = False
+
+        consumer.task = asyncio.create_task(loop(), name=f"bus-consume-{durable}")
+        self._consumers.append(consumer)
+        return consumer
+
+    async def kv(self, bucket: str, value_type: type[T]) -> TypedKV[T]:
+        """A typed view of a KV bucket that `provision()` created."""
+        return TypedKV(await self.js.key_value(bucket), value_type)
+
+
+class KVEntry(msgspec.Struct, Generic[T], frozen=True):
+    """A decoded value and the revision to compare-and-set against."""
+
+    value: T
+    revision: int
+
+
+class TypedKV(Generic[T]):
+    """A KV bucket whose values are one msgspec type."""
+
+    def __init__(self, kv: Any, value_type: type[T]) -> None:
+        self._kv = kv
+        self._type = value_type
+
+    async def get(self, key: str) -> KVEntry[T] | None:
+        """The current value, or None when the key is absent or deleted."""
+        try:
+            entry = await self._kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        if entry.value is None:
+            return None
+        return KVEntry(value=codec.decode(entry.value, self._type), revision=entry.revision)
+
+    async def put(self, key: str, value: T) -> int:
+        """Unconditional write; returns the new revision."""
+        return int(await self._kv.put(key, codec.encode(value)))
+
+    async def create(self, key: str, value: T) -> int:
+        """Write only if absent; raises `nats.js.errors.KeyWrongLastSequenceError` otherwise."""
+        return int(await self._kv.create(key, codec.encode(value)))
+
+    async def update(self, key: str, value: T, *, last: int) -> int:
+        """Compare-and-set on revision; raises `nats.js.errors.KeyWrongLastSequenceError` if stale."""
+        return int(await self._kv.update(key, codec.encode(value), last=last))
+
+    async def delete(self, key: str) -> None:
+        """Remove a key (a tombstone stays in history)."""
+        await self._kv.delete(key)
+
+    async def keys(self) -> list[str]:
+        """Every live key; empty when the bucket is empty."""
+        try:
+            return list(await self._kv.keys())
+        except nats.js.errors.NoKeysError:
+            return []

@@ -1,0 +1,138 @@
+"""The typed bus against a real nats-server."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import msgspec
+import pytest
+
+from shared import messages as m
+from shared import subjects
+from shared.bus import Bus, DeliveryInfo
+from shared.testing import eventually
+from shared.testing.samples import every_message
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("message", every_message(), ids=lambda msg: type(msg).__name__)
+async def test_every_message_round_trips_unchanged(bus: Bus, message: msgspec.Struct) -> None:
+    received: list[msgspec.Struct] = []
+
+    async def handler(msg: msgspec.Struct) -> None:
+        received.append(msg)
+
+    subject = f"test.roundtrip.{type(message).__name__}"
+    await bus.subscribe(subject, type(message), handler)
+    await bus.publish(subject, message)
+    await eventually(lambda: received, what="message delivered")
+    assert received[0] == message
+    for field in message.__struct_fields__:
+        value = getattr(message, field)
+        if isinstance(value, Decimal):
+            # Exactness, not just equality: same digits and exponent (0.10 stays 0.10).
+            assert str(getattr(received[0], field)) == str(value)
+
+
+async def test_malformed_message_is_counted_and_skipped(bus: Bus) -> None:
+    received: list[m.Ticker] = []
+
+    async def handler(msg: m.Ticker) -> None:
+        received.append(msg)
+
+    ticker = every_message()[0]
+    await bus.subscribe("test.malformed", m.Ticker, handler)
+    await bus.nc.publish("test.malformed", b"\xc1 not msgpack")
+    await bus.nc.publish("test.malformed", msgspec.msgpack.encode({"venue": "x"}))
+    await bus.publish("test.malformed", ticker)
+    await eventually(lambda: received, what="valid message after junk")
+    assert received == [ticker]
+
+
+async def test_bounded_subscription_drops_oldest_and_counts(bus: Bus) -> None:
+    seen: list[int] = []
+    release = asyncio.Event()
+
+    async def slow(msg: m.Signal) -> None:
+        await release.wait()
+        seen.append(int(msg.value))
+
+    sub = await bus.subscribe("test.bounded", m.Signal, slow, max_pending=3, traced=False)
+    for i in range(10):
+        await bus.publish("test.bounded", m.Signal(strategy_id="s", action=m.SignalAction.HOLD, value=i, signal_ns=0))
+    await bus.nc.flush()
+    await eventually(lambda: sub.dropped >= 6, what="drops counted")
+    release.set()
+    await eventually(lambda: seen and seen[-1] == 9, what="newest delivered")
+    assert 9 in seen and len(seen) <= 4
+
+
+async def test_duplicate_msg_id_is_stored_once(bus: Bus) -> None:
+    order = next(x for x in every_message() if isinstance(x, m.Order))
+    subject = subjects.approved("dedupe-venue")
+    first = await bus.publish_durable(subject, order, msg_id=order.client_order_id)
+    second = await bus.publish_durable(subject, order, msg_id=order.client_order_id)
+    assert not first.duplicate
+    assert second.duplicate
+    assert second.seq == first.seq
+    got: list[tuple[m.Order, DeliveryInfo]] = []
+
+    async def handler(msg: m.Order, info: DeliveryInfo) -> None:
+        got.append((msg, info))
+
+    consumer = await bus.consume(
+        stream=subjects.STREAM_APPROVED, durable="dedupe-test", subject=subject, message_type=m.Order, handler=handler
+    )
+    await eventually(lambda: got, what="order consumed")
+    await asyncio.sleep(0.3)
+    await consumer.stop()
+    assert len(got) == 1
+    assert got[0][0] == order
+    assert got[0][1].msg_id == order.client_order_id
+
+
+async def test_failed_handler_is_redelivered_then_acked(bus: Bus) -> None:
+    order = next(x for x in every_message() if isinstance(x, m.Order))
+    subject = subjects.approved("retry-venue")
+    await bus.publish_durable(subject, order, msg_id="retry-1")
+    attempts: list[int] = []
+
+    async def flaky(msg: m.Order, info: DeliveryInfo) -> None:
+        attempts.append(info.num_delivered)
+        if info.num_delivered == 1:
+            raise RuntimeError("venue timeout")
+
+    consumer = await bus.consume(
+        stream=subjects.STREAM_APPROVED,
+        durable="retry-test",
+        subject=subject,
+        message_type=m.Order,
+        handler=flaky,
+        retry_delay_s=0.1,
+    )
+    await eventually(lambda: attempts == [1, 2], what="redelivery after a failure")
+    await consumer.stop()
+    info = await bus.js.stream_info(subjects.STREAM_APPROVED, subjects_filter=subject)
+    assert info.state.messages == 0 or all(s != subject for s in (info.state.subjects or {}))
+
+
+async def test_request_reply_is_typed(bus: Bus) -> None:
+    async def answer(cmd: m.ControlCommand) -> m.ControlReply:
+        return m.ControlReply(ok=cmd.action == "halt", detail=cmd.reason)
+
+    await bus.serve("test.rpc", m.ControlCommand, answer)
+    reply = await bus.request("test.rpc", m.ControlCommand(action="halt", reason="why", requested_ns=0), m.ControlReply)
+    assert reply == m.ControlReply(ok=True, detail="why")
+
+
+async def test_kv_compare_and_set(bus: Bus) -> None:
+    kv = await bus.kv(subjects.KV_WORKER_LEASES, m.StrategyStatus)
+    status = next(x for x in every_message() if isinstance(x, m.StrategyStatus))
+    rev = await kv.create("lease-test", status)
+    entry = await kv.get("lease-test")
+    assert entry is not None and entry.value == status and entry.revision == rev
+    await kv.update("lease-test", status, last=rev)
+    with pytest.raises(Exception, match="wrong last sequence"):
+        await kv.update("lease-test", status, last=rev)
