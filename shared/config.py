@@ -87,6 +87,31 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             raise ValueError("level must be one of debug, info, warning, error")
 
 
+class VenueSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where the Coinbase protocol is spoken: the real venue, or the exchange simulator.
+
+    The launcher points these at the simulator in paper mode (from the simulator's `sim.json`).
+    Keys never live here: see `CoinbaseCredentials`.
+    """
+
+    name: str = "coinbase"
+    """Venue id used in subjects and messages."""
+    rest_host: str = "api.coinbase.com"
+    """`host[:port]` for the REST API; the SDK always uses https."""
+    ws_url: str = "wss://advanced-trade-ws.coinbase.com"
+    """Market-data WebSocket."""
+    ws_user_url: str = "wss://advanced-trade-ws-user.coinbase.com"
+    """User-order WebSocket (needs a JWT on subscribe)."""
+    ca_file: str = ""
+    """Extra CA to trust (the simulator's); empty uses the system store."""
+
+    def __post_init__(self) -> None:
+        if "://" in self.rest_host:
+            raise ValueError("rest_host must be host[:port] without a scheme")
+        if not self.ws_url.startswith(("ws://", "wss://")):
+            raise ValueError("ws_url must start with ws:// or wss://")
+
+
 class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The part every service's settings share; service settings subclass it."""
 
@@ -95,7 +120,7 @@ class ServiceSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
-_COMMON_TABLES = ("nats", "http", "log")
+_COMMON_TABLES = ("nats", "http", "log", "venue")
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -116,7 +141,7 @@ def _set_path(target: dict[str, Any], path: list[str], value: str) -> None:
     target[path[-1]] = value
 
 
-def _from_environment(section: str, environ: dict[str, str]) -> dict[str, Any]:
+def _from_environment(section: str, environ: dict[str, str], common: tuple[str, ...]) -> dict[str, Any]:
     """Environment overrides as a nested dict (strings; msgspec converts them to the field types)."""
     data: dict[str, Any] = {}
     if environ.get("NATS_URL"):
@@ -129,20 +154,20 @@ def _from_environment(section: str, environ: dict[str, str]) -> dict[str, Any]:
             continue
         if path[0] == section.lower() and len(path) > 1:
             path = path[1:]
-        elif path[0] not in _COMMON_TABLES:
-            continue  # another service's setting: not ours to judge
+        elif path[0] not in common:
+            continue  # another service's setting, or a common table this service has no use for
         _set_path(data, path, value)
     return data
 
 
-def _from_toml(section: str, path: Path) -> dict[str, Any]:
+def _from_toml(section: str, path: Path, common: tuple[str, ...]) -> dict[str, Any]:
     try:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError("ALGOPIONEER_CONFIG", f"file not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("ALGOPIONEER_CONFIG", f"{path} is not valid TOML: {exc}") from None
-    data = {k: v for k, v in raw.items() if k in _COMMON_TABLES}
+    data = {k: v for k, v in raw.items() if k in common}
     own = raw.get(section, {})
     if not isinstance(own, dict):
         raise ConfigError(section, "must be a table")
@@ -175,8 +200,9 @@ def load_settings(
     """Build and validate a service's settings; raise `ConfigError` naming the bad field."""
     env = dict(os.environ if environ is None else environ)
     file_name = config_file or env.get(f"{ENV_PREFIX}CONFIG")
-    data: dict[str, Any] = _from_toml(section, Path(file_name)) if file_name else {}
-    data = _deep_merge(data, _from_environment(section, env))
+    common = tuple(t for t in _COMMON_TABLES if t in settings_type.__struct_fields__)
+    data: dict[str, Any] = _from_toml(section, Path(file_name), common) if file_name else {}
+    data = _deep_merge(data, _from_environment(section, env, common))
     try:
         return msgspec.convert(data, settings_type, strict=False)
     except msgspec.ValidationError as exc:

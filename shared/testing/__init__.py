@@ -21,7 +21,7 @@ async def eventually(
         result = check()
         if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
             result = await result
-        last = result  # type: ignore[assignment]
+        last = result
         if last:
             return last
         if time.monotonic() > deadline:

@@ -61,12 +61,15 @@ async def test_bounded_subscription_drops_oldest_and_counts(bus: Bus) -> None:
 
     sub = await bus.subscribe("test.bounded", m.Signal, slow, max_pending=3, traced=False)
     for i in range(10):
-        await bus.publish("test.bounded", m.Signal(strategy_id="s", action=m.SignalAction.HOLD, value=i, signal_ns=0))
+        await bus.publish(
+            "test.bounded", m.Signal(strategy_id="s", action=m.SignalAction.HOLD, value=i, signal_ns=0)
+        )
     await bus.nc.flush()
     await eventually(lambda: sub.dropped >= 6, what="drops counted")
     release.set()
     await eventually(lambda: seen and seen[-1] == 9, what="newest delivered")
-    assert 9 in seen and len(seen) <= 4
+    assert 9 in seen
+    assert len(seen) <= 4
 
 
 async def test_duplicate_msg_id_is_stored_once(bus: Bus) -> None:
@@ -83,7 +86,11 @@ async def test_duplicate_msg_id_is_stored_once(bus: Bus) -> None:
         got.append((msg, info))
 
     consumer = await bus.consume(
-        stream=subjects.STREAM_APPROVED, durable="dedupe-test", subject=subject, message_type=m.Order, handler=handler
+        stream=subjects.STREAM_APPROVED,
+        durable="dedupe-test",
+        subject=subject,
+        message_type=m.Order,
+        handler=handler,
     )
     await eventually(lambda: got, what="order consumed")
     await asyncio.sleep(0.3)
@@ -123,7 +130,9 @@ async def test_request_reply_is_typed(bus: Bus) -> None:
         return m.ControlReply(ok=cmd.action == "halt", detail=cmd.reason)
 
     await bus.serve("test.rpc", m.ControlCommand, answer)
-    reply = await bus.request("test.rpc", m.ControlCommand(action="halt", reason="why", requested_ns=0), m.ControlReply)
+    reply = await bus.request(
+        "test.rpc", m.ControlCommand(action="halt", reason="why", requested_ns=0), m.ControlReply
+    )
     assert reply == m.ControlReply(ok=True, detail="why")
 
 
@@ -132,7 +141,9 @@ async def test_kv_compare_and_set(bus: Bus) -> None:
     status = next(x for x in every_message() if isinstance(x, m.StrategyStatus))
     rev = await kv.create("lease-test", status)
     entry = await kv.get("lease-test")
-    assert entry is not None and entry.value == status and entry.revision == rev
+    assert entry is not None
+    assert entry.value == status
+    assert entry.revision == rev
     await kv.update("lease-test", status, last=rev)
     with pytest.raises(Exception, match="wrong last sequence"):
         await kv.update("lease-test", status, last=rev)

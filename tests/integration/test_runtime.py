@@ -53,7 +53,9 @@ def test_config_file_errors_name_the_field(tmp_path: Path) -> None:
 
 
 def test_missing_nats_is_a_clear_error_not_a_traceback() -> None:
-    proc = _start({"NATS_URL": f"nats://127.0.0.1:{free_port()}", "ALGOPIONEER_NATS__CONNECT_TIMEOUT_S": "0.5"})
+    proc = _start(
+        {"NATS_URL": f"nats://127.0.0.1:{free_port()}", "ALGOPIONEER_NATS__CONNECT_TIMEOUT_S": "0.5"}
+    )
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 3
     assert "cannot reach NATS at nats://127.0.0.1:" in err

@@ -20,7 +20,11 @@ def _spawn(role: str, nats_url: str, endpoint: str) -> subprocess.Popen[str]:
     env = dict(os.environ, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf")
     env["PYTHONPATH"] = str(PEER.parents[2])
     return subprocess.Popen(
-        [sys.executable, str(PEER), role, nats_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(PEER), role, nats_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
