@@ -47,10 +47,18 @@ STACK: tuple[ServiceEntry, ...] = (
     ServiceEntry("marketdata", "services.marketdata", 8081),
     ServiceEntry("risk", "services.risk", 8083),
     ServiceEntry(
-        "execution-paper", "services.execution", 8084, profiles=(PAPER,), env={"ALGOPIONEER_EXECUTION__MODE": "paper"}
+        "execution-paper",
+        "services.execution",
+        8084,
+        profiles=(PAPER,),
+        env={"ALGOPIONEER_EXECUTION__MODE": "paper"},
     ),
     ServiceEntry(
-        "execution-coinbase", "services.execution", 8084, profiles=(LIVE,), env={"ALGOPIONEER_EXECUTION__MODE": "live"}
+        "execution-coinbase",
+        "services.execution",
+        8084,
+        profiles=(LIVE,),
+        env={"ALGOPIONEER_EXECUTION__MODE": "live"},
     ),
     ServiceEntry("reconciliation", "services.reconciliation", 8085),
     ServiceEntry("strategy", "services.strategy", 8082, replicas=2),

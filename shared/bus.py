@@ -53,7 +53,8 @@ class DeliveryInfo(msgspec.Struct, frozen=True):
 def _trace_headers(headers: dict[str, str] | None) -> dict[str, str]:
     """Inject the current trace context (if any) into the outgoing headers."""
     carrier: dict[str, str] = dict(headers) if headers else {}
-    propagate.inject(carrier)
+    if trace.get_current_span().get_span_context().is_valid:
+        propagate.inject(carrier)
     return carrier
 
 
@@ -177,7 +178,7 @@ class Bus:
         """Fire-and-forget publish. Market data passes `traced=False` (no per-tick trace cost)."""
         hdrs = _trace_headers(headers) if traced else headers
         await self.nc.publish(subject, codec.encode(message), headers=hdrs or None)
-        metrics.BUS_PUBLISHED.labels(metrics.stream_label(subject)).inc()
+        metrics.published(subject).inc()
 
     async def subscribe(
         self,
@@ -195,6 +196,7 @@ class Bus:
         (for market data the newest quote matters most) and counts every drop.
         """
         label = metrics.stream_label(subject)
+        stream = metrics.StreamMetrics(label)
         run = self._traced_runner(label, message_type, handler, traced)
         if max_pending is None:
 
@@ -212,7 +214,7 @@ class Bus:
                 if len(pending) >= max_pending:
                     pending.popleft()
                     holder[0].dropped += 1
-                    metrics.BUS_DROPPED.labels(label).inc()
+                    stream.dropped.inc()
                 pending.append(msg)
                 wake.set()
 
@@ -233,13 +235,14 @@ class Bus:
         self, label: str, message_type: type[T], handler: Handler[T], traced: bool
     ) -> Callable[[Msg], Awaitable[None]]:
         """Decode → (span) → handler, counting and isolating failures so one bad message is skipped."""
+        stream = metrics.StreamMetrics(label)
 
         async def run(msg: Msg) -> None:
-            metrics.BUS_RECEIVED.labels(label).inc()
+            stream.received.inc()
             try:
                 decoded = codec.decode(msg.data, message_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                metrics.BUS_DECODE_ERRORS.labels(label).inc()
+                stream.decode_errors.inc()
                 _log.warning("bus_decode_error", subject=msg.subject, error=str(exc))
                 return
             started = time.perf_counter()
@@ -256,10 +259,10 @@ class Bus:
                 else:
                     await handler(decoded)
             except Exception as exc:
-                metrics.BUS_HANDLER_ERRORS.labels(label).inc()
+                stream.handler_errors.inc()
                 _log.exception("bus_handler_error", subject=msg.subject, error=str(exc))
             finally:
-                metrics.HANDLER_SECONDS.labels(label).observe(time.perf_counter() - started)
+                stream.handler_seconds.observe(time.perf_counter() - started)
 
         return run
 
@@ -322,7 +325,7 @@ class Bus:
         headers: dict[str, str] = {MSG_ID_HEADER: msg_id} if msg_id else {}
         hdrs = _trace_headers(headers) if traced else headers
         ack = await self.js.publish(subject, codec.encode(message), timeout=timeout, headers=hdrs or None)
-        metrics.BUS_PUBLISHED.labels(metrics.stream_label(subject)).inc()
+        metrics.published(subject).inc()
         return ack
 
     async def consume(

@@ -230,7 +230,9 @@ class RollingOls:
         self._mx = math.fsum(self._xs) / n
         self._my = math.fsum(self._ys) / n
         self._m2x = math.fsum((x - self._mx) ** 2 for x in self._xs)
-        self._cxy = math.fsum((x - self._mx) * (y - self._my) for x, y in zip(self._xs, self._ys, strict=True))
+        self._cxy = math.fsum(
+            (x - self._mx) * (y - self._my) for x, y in zip(self._xs, self._ys, strict=True)
+        )
         self._since = 0
 
     @property

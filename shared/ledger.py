@@ -6,8 +6,9 @@ subtracted as they are paid. All arithmetic is `Decimal`.
 
 Why a cost basis rather than an average price: averaging divides, and a rounded average would make
 realized + unrealized drift from the cash actually exchanged. Only the share of the basis a partial
-close removes is divided, and that exact amount leaves the basis, so nothing is ever lost or created:
-realized + unrealized always equals the cash-flow PnL.
+close removes is divided; it is rounded to a fixed 1e-16 of quote currency and that exact amount
+leaves the basis, so every later sum stays exact and nothing is ever lost or created: realized +
+unrealized always equals the cash-flow PnL.
 
 Money sign conventions: `realized_pnl` is net of fees ("fees included"); `fees` is the cumulative fee
 paid (already inside `realized_pnl`, reported for information). A negative fee is a rebate.
@@ -16,7 +17,7 @@ paid (already inside `realized_pnl`, reported for information). A negative fee i
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import NamedTuple
 
 import msgspec
@@ -27,6 +28,8 @@ from shared.messages.risk import PnlSummary, Position
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+_BASIS_QUANTUM = Decimal("1e-16")
+_WIDE = Context(prec=60, rounding=ROUND_HALF_EVEN)
 
 
 class LedgerError(AlgopioneerError, ValueError):
@@ -48,17 +51,22 @@ class Mark(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     ts_ns: int
 
 
-class Book(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One position's books: signed quantity, signed cost basis (Σ qty × price of the open part)."""
 
     strategy_id: str
     venue: str
     product_id: str
     quantity: Decimal = ZERO
+    """Signed, in venue units (contracts for futures): long > 0, short < 0."""
     cost: Decimal = ZERO
+    """Signed cost basis of the open quantity, per contract unit (× contract size gives quote)."""
     realized: Decimal = ZERO
+    """Realized PnL in quote currency, net of fees."""
     fees: Decimal = ZERO
+    """Fees paid in quote currency (already inside `realized`)."""
     updated_ns: int = 0
+    """Time of the latest fill booked."""
 
 
 class MarkEntry(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -80,15 +88,19 @@ class ContractSize(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 class LedgerSnapshot(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Everything a ledger holds, in a canonical order, so equal ledgers give equal snapshots."""
 
-    books: tuple[Book, ...] = ()
+    books: tuple[LedgerEntry, ...] = ()
     marks: tuple[MarkEntry, ...] = ()
     contract_sizes: tuple[ContractSize, ...] = ()
     trade_ids: tuple[str, ...] = ()
     """`venue:trade_id` of every fill applied: the de-duplication memory."""
 
 
+_ABSURD = Decimal("1e18")
+
+
 def _finite(value: Decimal) -> bool:
-    return isinstance(value, Decimal) and value.is_finite()
+    """Finite and of a sane magnitude: 1e999999 would overflow the arithmetic instead of failing here."""
+    return isinstance(value, Decimal) and value.is_finite() and abs(value) < _ABSURD
 
 
 def _sign(value: Decimal) -> int:
@@ -108,7 +120,7 @@ class Ledger:
         for key, size in self._contract_sizes.items():
             if not _finite(size) or size <= 0:
                 raise LedgerError(f"contract size of {key}: must be a positive finite decimal, got {size}")
-        self._books: dict[PositionKey, Book] = {}
+        self._books: dict[PositionKey, LedgerEntry] = {}
         self._marks: dict[tuple[str, str], Mark] = {}
         self._trade_ids: set[str] = set()
 
@@ -129,7 +141,7 @@ class Ledger:
         if not _finite(fill.fee):
             raise LedgerError(f"fill {fill.trade_id}: fee must be finite, got {fill.fee}")
         key = PositionKey(fill.strategy_id, fill.venue, fill.product_id)
-        book = self._books.get(key) or Book(strategy_id=key[0], venue=key[1], product_id=key[2])
+        book = self._books.get(key) or LedgerEntry(strategy_id=key[0], venue=key[1], product_id=key[2])
         self._books[key] = _book_fill(book, fill, self.contract_size(fill.venue, fill.product_id))
         self._trade_ids.add(trade_key)
         return True
@@ -192,7 +204,7 @@ class Ledger:
             summary_ns=now_ns,
         )
 
-    def _to_position(self, book: Book) -> Position:
+    def _to_position(self, book: LedgerEntry) -> Position:
         mark = self._marks.get((book.venue, book.product_id))
         size = self.contract_size(book.venue, book.product_id)
         unrealized = ZERO if mark is None else (book.quantity * mark.price - book.cost) * size
@@ -235,7 +247,7 @@ class Ledger:
         return ledger
 
 
-def _book_fill(book: Book, fill: Fill, contract_size: Decimal) -> Book:
+def _book_fill(book: LedgerEntry, fill: Fill, contract_size: Decimal) -> LedgerEntry:
     """The book after one fill: extend, reduce, close, or flip through zero."""
     qty, cost, realized = book.quantity, book.cost, book.realized
     delta = fill.side.sign * fill.size
@@ -243,7 +255,11 @@ def _book_fill(book: Book, fill: Fill, contract_size: Decimal) -> Book:
         qty, cost = qty + delta, cost + delta * fill.price
     else:
         closed = min(fill.size, abs(qty))
-        removed = cost if closed == abs(qty) else cost * closed / abs(qty)
+        removed = cost
+        if closed != abs(qty):
+            removed = _WIDE.divide(_WIDE.multiply(cost, closed), abs(qty)).quantize(
+                _BASIS_QUANTUM, context=_WIDE
+            )
         realized += (_sign(qty) * closed * fill.price - removed) * contract_size
         qty, cost = qty - _sign(qty) * closed, cost - removed
         rest = fill.size - closed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from prometheus_client import Counter, Gauge, Histogram
 
 BUS_PUBLISHED = Counter("bus_published_total", "Messages published on the bus", ["stream"])
@@ -23,6 +25,24 @@ HANDLER_SECONDS = Histogram(
 SERVICE_READY = Gauge("service_ready", "1 while the service reports ready")
 
 
+@lru_cache(maxsize=4096)
 def stream_label(subject: str) -> str:
     """A low-cardinality label for a subject: its first two tokens (`md.ticker`, `orders.approved`)."""
     return ".".join(subject.split(".", 2)[:2])
+
+
+@lru_cache(maxsize=4096)
+def published(subject: str) -> Counter:
+    """The publish counter child for a subject (cached: `labels()` costs more than `inc()`)."""
+    return BUS_PUBLISHED.labels(stream_label(subject))
+
+
+class StreamMetrics:
+    """The per-stream metric children a subscription uses on every message, resolved once."""
+
+    def __init__(self, label: str) -> None:
+        self.received = BUS_RECEIVED.labels(label)
+        self.dropped = BUS_DROPPED.labels(label)
+        self.decode_errors = BUS_DECODE_ERRORS.labels(label)
+        self.handler_errors = BUS_HANDLER_ERRORS.labels(label)
+        self.handler_seconds = HANDLER_SECONDS.labels(label)

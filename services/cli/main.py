@@ -1,10 +1,20 @@
-"""Entry point of the `algopioneer` command."""
+"""Entry point of the `algopioneer` command: the operator's front door."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="algopioneer: algorithmic trading for Coinbase Advanced Trade over NATS.", no_args_is_help=True)
+from shared.telemetry import configure_logging
+
+app = typer.Typer(
+    help="algopioneer: algorithmic trading for Coinbase Advanced Trade, as small services over NATS.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
@@ -18,3 +28,34 @@ def version() -> None:
     from importlib.metadata import version as dist_version
 
     typer.echo(dist_version("algopioneer"))
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where NATS keeps JetStream and services keep logs.")] = Path(
+        "data"
+    ),
+    live: Annotated[bool, typer.Option("--live", help="Trade on Coinbase for real (needs keys).")] = False,
+    nats_port: Annotated[int, typer.Option(help="NATS client port; 0 picks a free one.")] = 4222,
+) -> None:
+    """Run the whole stack locally: NATS, the exchange simulator and every service, in paper mode.
+
+    Examples:
+
+      algopioneer up                 # paper trading against the bundled simulator
+
+      algopioneer up --live          # real Coinbase (keys from the environment or .env)
+    """
+    from services.launcher import Launcher
+    from shared.config import CoinbaseCredentials
+
+    if live and CoinbaseCredentials.from_environment() is None:
+        typer.echo(
+            "--live needs COINBASE_API_KEY and COINBASE_API_SECRET in the environment or .env", err=True
+        )
+        raise typer.Exit(2)
+    configure_logging("launcher")
+    launcher = Launcher(
+        data_dir, profile="live" if live else "paper", nats_port=nats_port if nats_port else -1
+    )
+    raise typer.Exit(asyncio.run(launcher.run()))

@@ -1,0 +1,213 @@
+"""`algopioneer up`: the local stack as supervised processes.
+
+Start order: nats-server (from the wheel, JetStream in the data folder), then each service of the
+profile that exists, in `services.stack` order. A service that exits unexpectedly is restarted with
+exponential backoff and the restart is logged. On Ctrl-C or SIGTERM the services stop in reverse
+order (each gets SIGTERM and time to drain), and NATS stops last, so no service is left hanging on
+a dead server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from services.stack import ServiceEntry, services_for
+from shared.natsserver import NatsServer
+
+_log = structlog.get_logger("launcher")
+STOP_GRACE_S = 10.0
+MAX_BACKOFF_S = 30.0
+STABLE_AFTER_S = 60.0
+
+
+@dataclass
+class Managed:
+    """One supervised process and its restart bookkeeping."""
+
+    entry: ServiceEntry
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    monitor: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Launcher:
+    """Runs the stack of one profile until asked to stop."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        profile: str = "paper",
+        nats_port: int = 4222,
+        entries: list[ServiceEntry] | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.profile = profile
+        self.entries = entries if entries is not None else [e for e in services_for(profile) if e.available]
+        self.nats = NatsServer(self.data_dir / "nats", port=nats_port)
+        self.managed: list[Managed] = []
+        self.stopping = asyncio.Event()
+        self.venue_env: dict[str, str] = {}
+
+    def _base_env(self, entry: ServiceEntry) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ALGOPIONEER_HTTP__")}
+        env.update(
+            NATS_URL=self.nats.url,
+            ALGOPIONEER_HTTP__PORT=str(entry.http_port),
+            OTEL_SERVICE_NAME=entry.name,
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(self.venue_env)
+        env.update(entry.env)
+        return env
+
+    async def _spawn(self, managed: Managed) -> None:
+        log_file = managed.log_path.open("ab")
+        managed.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            managed.entry.module,
+            *managed.args,
+            env=managed.env,
+            stdout=log_file,
+            stderr=log_file,
+        )
+        log_file.close()
+        managed.started_at = time.monotonic()
+        _log.info(
+            "service_started", service=managed.entry.name, pid=managed.process.pid, log=str(managed.log_path)
+        )
+
+    async def _supervise(self, managed: Managed) -> None:
+        """Restart on unexpected exit: 1 s, 2 s, 4 s … capped, reset after a stable minute."""
+        while not self.stopping.is_set():
+            assert managed.process is not None
+            code = await managed.process.wait()
+            if self.stopping.is_set():
+                return
+            if time.monotonic() - managed.started_at > STABLE_AFTER_S:
+                managed.restarts = 0
+            delay = min(MAX_BACKOFF_S, 2.0**managed.restarts)
+            managed.restarts += 1
+            _log.warning(
+                "service_crashed_restarting",
+                service=managed.entry.name,
+                exit_code=code,
+                restart=managed.restarts,
+                delay_s=delay,
+                log=str(managed.log_path),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+            if self.stopping.is_set():
+                return
+            await self._spawn(managed)
+
+    async def _start_service(self, entry: ServiceEntry) -> Managed:
+        args: list[str] = []
+        if entry.name == "exchange-sim":
+            args = self._simulator_args()
+        managed = Managed(entry, args, self._base_env(entry), self.data_dir / "logs" / f"{entry.name}.log")
+        await self._spawn(managed)
+        managed.monitor = asyncio.create_task(self._supervise(managed), name=f"supervise-{entry.name}")
+        self.managed.append(managed)
+        if entry.name == "exchange-sim":
+            self.venue_env = await self._wait_for_simulator()
+        return managed
+
+    def _simulator_args(self) -> list[str]:
+        run_dir = self.data_dir / "sim"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / "sim.json").unlink()
+        return ["--run-dir", str(run_dir), "--host", "127.0.0.1", "--port", "0", "--ws-port", "0"]
+
+    async def _wait_for_simulator(self, timeout_s: float = 30.0) -> dict[str, str]:
+        """Read where the simulator listens and point the venue settings (and keys) at it."""
+        info_path = self.data_dir / "sim" / "sim.json"
+        deadline = time.monotonic() + timeout_s
+        while not info_path.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"exchange simulator did not write {info_path}; see data/logs/exchange-sim.log"
+                )
+            await asyncio.sleep(0.1)
+        info = json.loads(info_path.read_text())
+        key = json.loads(Path(info["key_file"]).read_text())
+        return {
+            "ALGOPIONEER_VENUE__REST_HOST": info["rest_host"],
+            "ALGOPIONEER_VENUE__WS_URL": info["ws_url"],
+            "ALGOPIONEER_VENUE__WS_USER_URL": info.get("ws_user_url", info["ws_url"]),
+            "ALGOPIONEER_VENUE__CA_FILE": info["ca_path"],
+            "COINBASE_API_KEY": key["name"],
+            "COINBASE_API_SECRET": key["privateKey"],
+        }
+
+    def _write_stack_file(self) -> None:
+        """`data/stack.json` tells CLI commands where the running stack's NATS and services are."""
+        stack = {
+            "nats_url": self.nats.url,
+            "profile": self.profile,
+            "services": {m.entry.name: m.entry.http_port for m in self.managed},
+        }
+        (self.data_dir / "stack.json").write_text(json.dumps(stack, indent=2))
+
+    async def run(self) -> int:
+        """Start everything, wait for a stop signal, stop everything in reverse order."""
+        (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await asyncio.to_thread(self.nats.start)
+        _log.info("nats_started", url=self.nats.url, data=str(self.nats.data_dir))
+        try:
+            skipped = [e.name for e in services_for(self.profile) if e not in self.entries]
+            if skipped:
+                _log.info("services_not_built_yet", services=skipped)
+            for entry in self.entries:
+                if self.stopping.is_set():
+                    break
+                await self._start_service(entry)
+            self._write_stack_file()
+            _log.info("stack_running", services=[m.entry.name for m in self.managed], stop="Ctrl-C")
+            await self.stopping.wait()
+        finally:
+            await self.shutdown()
+        return 0
+
+    async def shutdown(self) -> None:
+        """Services first, newest first, each with time to drain; NATS last."""
+        self.stopping.set()
+        for managed in reversed(self.managed):
+            await self._stop_process(managed)
+        await asyncio.to_thread(self.nats.stop)
+        _log.info("stack_stopped")
+
+    async def _stop_process(self, managed: Managed) -> None:
+        process = managed.process
+        if managed.monitor is not None:
+            managed.monitor.cancel()
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(process.wait(), STOP_GRACE_S)
+            _log.info("service_stopped", service=managed.entry.name, exit_code=code)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            _log.warning("service_killed", service=managed.entry.name, reason="did not stop in time")

@@ -1,0 +1,38 @@
+"""Pure risk cores: limits, pre-trade rules, circuit breaker, rate limits and daily PnL.
+
+No NATS, no asyncio, no clock: the risk service, reconciliation and the backtester call these with
+their own inputs and time (STYLE #4). The ledger they read positions from is `shared.ledger`.
+"""
+
+from shared.risk.breaker import Breaker, BreakerConfig, Outcome
+from shared.risk.context import RiskContext, RiskVerdict, risk_state
+from shared.risk.daily import DailyPnl, apply_daily_loss, trading_day
+from shared.risk.exposure import Exposure
+from shared.risk.limits import RiskLimits
+from shared.risk.products import ProductInfo, ProductKey, index_products
+from shared.risk.ratelimit import RateBuckets, RateLimit, TokenBucket
+from shared.risk.reasons import Reason
+from shared.risk.rules import REDUCING_PURPOSES, check_intent
+
+__all__ = [
+    "REDUCING_PURPOSES",
+    "Breaker",
+    "BreakerConfig",
+    "DailyPnl",
+    "Exposure",
+    "Outcome",
+    "ProductInfo",
+    "ProductKey",
+    "RateBuckets",
+    "RateLimit",
+    "Reason",
+    "RiskContext",
+    "RiskLimits",
+    "RiskVerdict",
+    "TokenBucket",
+    "apply_daily_loss",
+    "check_intent",
+    "index_products",
+    "risk_state",
+    "trading_day",
+]
