@@ -336,20 +336,26 @@ class Bus:
         subject: str,
         message_type: type[T],
         handler: Callable[[T, DeliveryInfo], Awaitable[None]],
+        extra_subjects: tuple[str, ...] = (),
         batch: int = 16,
         ack_wait_s: float = 30.0,
         max_deliver: int = -1,
         retry_delay_s: float = 1.0,
     ) -> Consumer:
         """Run a durable pull consumer: ack after the handler returns, nak (with delay) if it raises,
-        terminate undecodable messages (they would poison the queue forever)."""
+        terminate undecodable messages (they would poison the queue forever).
+
+        `extra_subjects` widens the filter (NATS 2.10 multi-filter consumers), e.g. one durable per
+        strategy instance over the fills of each of its products."""
+        filters = [subject, *extra_subjects]
         config = api.ConsumerConfig(
             durable_name=durable,
             ack_policy=api.AckPolicy.EXPLICIT,
             deliver_policy=api.DeliverPolicy.ALL,
             ack_wait=ack_wait_s,
             max_deliver=max_deliver,
-            filter_subject=subject,
+            filter_subject=subject if not extra_subjects else None,
+            filter_subjects=filters if extra_subjects else None,
         )
         psub = await self.js.pull_subscribe(subject, durable=durable, stream=stream, config=config)
         label = metrics.stream_label(subject)
@@ -410,6 +416,32 @@ class Bus:
         consumer.task = asyncio.create_task(loop(), name=f"bus-consume-{durable}")
         self._consumers.append(consumer)
         return consumer
+
+    async def follow(
+        self,
+        subject: str,
+        message_type: type[T],
+        handler: Handler[T],
+        *,
+        from_start: bool = True,
+        traced: bool = False,
+    ) -> Subscription:
+        """Replay a stream from its first message, then keep following it live (ordered consumer).
+
+        This is how state is rebuilt after a restart (the ledger from `fills.>`): nothing is acked,
+        nothing is shared, and every start sees the whole history again.
+        """
+        label = metrics.stream_label(subject)
+        run = self._traced_runner(label, message_type, handler, traced)
+
+        async def on_message(msg: Msg) -> None:
+            await run(msg)
+
+        policy = api.DeliverPolicy.ALL if from_start else api.DeliverPolicy.NEW
+        sub = await self.js.subscribe(subject, cb=on_message, ordered_consumer=True, deliver_policy=policy)
+        handle = Subscription(sub, None)
+        self._subscriptions.append(handle)
+        return handle
 
     async def kv(self, bucket: str, value_type: type[T]) -> TypedKV[T]:
         """A typed view of a KV bucket that `provision()` created."""

@@ -139,6 +139,9 @@ KV_WORKER_LEASES = "worker_leases"
 KV_EXEC_STATE = "exec_state"
 KV_PAPER_ACCOUNT = "paper_account"
 KV_SERVICES = "services"
+KV_PRODUCTS = "products"
+"""Trading rules per product (`shared.risk.products.ProductInfo`), key `<venue>.<product_id>`,
+written by the execution service from its venue at start; read by risk and strategy."""
 
 KV_BUCKETS = (
     KV_POSITIONS,
@@ -150,4 +153,10 @@ KV_BUCKETS = (
     KV_EXEC_STATE,
     KV_PAPER_ACCOUNT,
     KV_SERVICES,
+    KV_PRODUCTS,
 )
+
+
+def product_key(venue: str, product_id: str) -> str:
+    """KV key of one product in the `products` bucket."""
+    return f"{token(venue)}.{token(product_id)}"

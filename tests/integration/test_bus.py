@@ -147,3 +147,43 @@ async def test_kv_compare_and_set(bus: Bus) -> None:
     await kv.update("lease-test", status, last=rev)
     with pytest.raises(Exception, match="wrong last sequence"):
         await kv.update("lease-test", status, last=rev)
+
+
+async def test_follow_replays_history_then_continues_live(bus: Bus) -> None:
+    fill = next(x for x in every_message() if isinstance(x, m.Fill))
+    subject = subjects.fill("follow-venue", "BTC-USD")
+    await bus.publish_durable(subject, fill, msg_id="follow-1")
+    seen: list[m.Fill] = []
+
+    async def on_fill(msg: m.Fill) -> None:
+        seen.append(msg)
+
+    sub = await bus.follow(subject, m.Fill, on_fill)
+    await eventually(lambda: len(seen) == 1, what="history replayed")
+    await bus.publish_durable(subject, fill, msg_id="follow-2")
+    await eventually(lambda: len(seen) == 2, what="live message followed")
+    await sub.unsubscribe()
+
+
+async def test_consume_with_several_filter_subjects(bus: Bus) -> None:
+    fill = next(x for x in every_message() if isinstance(x, m.Fill))
+    a, b = subjects.fill("multi", "AAA-USD"), subjects.fill("multi", "BBB-USD")
+    await bus.publish_durable(a, fill, msg_id="multi-a")
+    await bus.publish_durable(b, fill, msg_id="multi-b")
+    await bus.publish_durable(subjects.fill("multi", "CCC-USD"), fill, msg_id="multi-c")
+    got: list[str] = []
+
+    async def handler(msg: m.Fill, info: DeliveryInfo) -> None:
+        got.append(info.subject)
+
+    consumer = await bus.consume(
+        stream=subjects.STREAM_FILLS,
+        durable="multi-filter",
+        subject=a,
+        extra_subjects=(b,),
+        message_type=m.Fill,
+        handler=handler,
+    )
+    await eventually(lambda: len(got) == 2, what="both filtered subjects")
+    await consumer.stop()
+    assert sorted(got) == [a, b]
