@@ -142,9 +142,8 @@ class Bus:
         try:
             nc = await asyncio.wait_for(nats.connect(**options), timeout=settings.connect_timeout_s * 2 + 1)
         except (OSError, TimeoutError, nats.errors.NoServersError, nats.errors.Error) as exc:
-            raise BusUnavailableError(
-                f"cannot reach NATS at {settings.url}: {type(exc).__name__}: {exc or 'no server answered'}"
-            ) from None
+            why = str(exc) or f"no server answered within {settings.connect_timeout_s * 2 + 1:g}s"
+            raise BusUnavailableError(f"cannot reach NATS at {settings.url}: {why}") from None
         metrics.BUS_CONNECTED.set(1)
         return cls(nc, service)
 

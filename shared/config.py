@@ -174,7 +174,7 @@ def _from_toml(section: str, path: Path, common: tuple[str, ...]) -> dict[str, A
     return _deep_merge(data, own)
 
 
-def _field_of(error: msgspec.ValidationError) -> tuple[str, str]:
+def field_of(error: msgspec.ValidationError) -> tuple[str, str]:
     """Split msgspec's message into (dotted field path, problem)."""
     message = str(error)
     match = _PATH_IN_ERROR.search(message)
@@ -206,7 +206,7 @@ def load_settings(
     try:
         return msgspec.convert(data, settings_type, strict=False)
     except msgspec.ValidationError as exc:
-        field, problem = _field_of(exc)
+        field, problem = field_of(exc)
         raise ConfigError(field, problem) from None
 
 

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from opentelemetry import trace
@@ -42,8 +42,9 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping
     return event
 
 
-def configure_logging(service: str, level: str = "info") -> None:
-    """structlog JSON to stdout for our code and for libraries that use stdlib logging."""
+def configure_logging(service: str, level: str = "info", *, stream: TextIO | None = None) -> None:
+    """structlog JSON (to stdout unless `stream` says otherwise) for our code and stdlib loggers."""
+    out = stream or sys.stdout
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -62,11 +63,11 @@ def configure_logging(service: str, level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(service=service)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

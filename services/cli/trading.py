@@ -1,0 +1,265 @@
+"""Trading commands: start and stop strategy instances, halt and resume, positions.
+
+They write strategy specs to the `strategy_specs` KV bucket (the strategy workers pick them up) and
+talk to the risk service by request/reply; nothing runs in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli.stack_client import connect, fail
+from shared import subjects
+from shared.config import field_of
+from shared.messages import (
+    ControlCommand,
+    ControlReply,
+    Mode,
+    Position,
+    StrategySpec,
+)
+
+PaperFlag = Annotated[bool, typer.Option("--paper/--live", help="Paper (default) or live trading.")]
+IdOption = Annotated[str, typer.Option("--id", help="Instance id; derived from the products when omitted.")]
+
+
+def _spec(spec_id: str, params: object, paper: bool) -> StrategySpec:
+    """Build and validate a spec; a bad value is a one-line error naming the field."""
+    try:
+        return msgspec.convert(
+            {"id": spec_id, "params": params, "mode": Mode.PAPER if paper else Mode.LIVE},
+            StrategySpec,
+            from_attributes=True,
+        )
+    except msgspec.ValidationError as exc:
+        field, problem = field_of(exc)
+        raise fail(f"invalid strategy: {field}: {problem}") from None
+
+
+async def _put_specs(specs: list[StrategySpec]) -> None:
+    async with connect() as bus:
+        kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+        for spec in specs:
+            await kv.put(spec.id, spec)
+
+
+def _start(specs: list[StrategySpec]) -> None:
+    asyncio.run(_put_specs(specs))
+    for spec in specs:
+        typer.echo(
+            f"started {spec.kind} instance {spec.id} ({spec.mode.value}) on {', '.join(spec.products)}"
+        )
+
+
+def _default_id(prefix: str, *products: str) -> str:
+    return "-".join([prefix, *[p.lower() for p in products]])[:64]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the trading commands to the CLI."""
+
+    @app.command()
+    def trade(
+        product_id: Annotated[
+            str, typer.Option("--product-id", "-p", help="Product to trade, e.g. BTC-USD.")
+        ],
+        duration: Annotated[int, typer.Option("--duration", "-d", help="Bar interval in seconds.")] = 60,
+        paper: PaperFlag = True,
+        short: Annotated[int, typer.Option(help="Short moving-average window (bars).")] = 5,
+        long: Annotated[int, typer.Option(help="Long moving-average window (bars).")] = 20,
+        order_size: Annotated[str, typer.Option(help="Order size in base units.")] = "0.001",
+        average: Annotated[str, typer.Option(help="sma or ema.")] = "sma",
+        spec_id: IdOption = "",
+    ) -> None:
+        """Start a moving-average crossover instance.
+
+        Example: algopioneer trade --product-id BTC-USD --duration 60 --short 5 --long 20 --paper
+        """
+        params = {
+            "type": "ma_crossover",
+            "product_id": product_id,
+            "short_window": short,
+            "long_window": long,
+            "interval_s": duration,
+            "order_size": order_size,
+            "average": average,
+        }
+        _start([_spec(spec_id or _default_id("ma", product_id), params, paper)])
+
+    @app.command()
+    def basistrade(
+        spot_id: Annotated[str, typer.Option("--spot-id", help="Spot leg, e.g. BTC-USD.")] = "BTC-USD",
+        future_id: Annotated[str, typer.Option("--future-id", help="Future leg, e.g. BIP-20DEC30-CDE.")] = "",
+        paper: PaperFlag = True,
+        notional: Annotated[str, typer.Option(help="Quote notional per trade.")] = "100",
+        entry_bps: Annotated[str, typer.Option(help="Enter above this net basis (bps).")] = "10",
+        exit_bps: Annotated[str, typer.Option(help="Exit below this net basis (bps).")] = "2",
+        spec_id: IdOption = "",
+    ) -> None:
+        """Start a spot-vs-future basis instance (dollar-neutral, whole futures contracts).
+
+        Example: algopioneer basistrade --spot-id BTC-USD --future-id BIP-20DEC30-CDE --paper
+        """
+        if not future_id:
+            raise fail("--future-id is required (a BTC future such as BIP-20DEC30-CDE)")
+        params = {
+            "type": "basis",
+            "spot_id": spot_id,
+            "future_id": future_id,
+            "notional": notional,
+            "entry_bps": entry_bps,
+            "exit_bps": exit_bps,
+        }
+        _start([_spec(spec_id or _default_id("basis", spot_id, future_id), params, paper)])
+
+    @app.command()
+    def pairs(
+        symbols: Annotated[str, typer.Option(help="Two products, comma-separated: A,B.")],
+        paper: PaperFlag = True,
+        window: Annotated[int, typer.Option(help="Rolling window (ticks).")] = 60,
+        entry_z: Annotated[float, typer.Option(help="Enter beyond this |z|.")] = 2.0,
+        exit_z: Annotated[float, typer.Option(help="Exit inside this |z|.")] = 0.5,
+        notional: Annotated[str, typer.Option(help="Quote notional per leg.")] = "100",
+        spec_id: IdOption = "",
+    ) -> None:
+        """Start a pairs (z-score stat-arb) instance.
+
+        Example: algopioneer pairs --symbols ETH-USD,BTC-USD --window 60 --entry-z 2 --exit-z 0.5
+        """
+        legs = [s.strip() for s in symbols.split(",") if s.strip()]
+        if len(legs) != 2:
+            raise fail(f"--symbols needs exactly two products, got {len(legs)}: {symbols!r}")
+        params = {
+            "type": "pairs",
+            "leg1_id": legs[0],
+            "leg2_id": legs[1],
+            "window": window,
+            "entry_z": entry_z,
+            "exit_z": exit_z,
+            "notional": notional,
+        }
+        _start([_spec(spec_id or _default_id("pairs", *legs), params, paper)])
+
+    @app.command()
+    def portfolio(
+        config: Annotated[Path, typer.Option("--config", help="JSON list of strategy specs.")],
+        paper: PaperFlag = True,
+    ) -> None:
+        """Start every instance in a file (the format `algopioneer find-pairs --out` writes).
+
+        Example: algopioneer portfolio --config pairs.json --paper
+        """
+        try:
+            specs = msgspec.json.decode(config.read_bytes(), type=list[StrategySpec])
+        except FileNotFoundError:
+            raise fail(f"no such file: {config}") from None
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise fail(f"{config}: {exc}") from None
+        if not specs:
+            raise fail(f"{config} lists no strategies")
+        ids = [s.id for s in specs]
+        if len(set(ids)) != len(ids):
+            raise fail(f"{config}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
+        _start([msgspec.structs.replace(s, mode=Mode.PAPER if paper else Mode.LIVE) for s in specs])
+
+    @app.command()
+    def stop(spec_id: Annotated[str, typer.Argument(help="Instance id to stop.")]) -> None:
+        """Stop an instance (its worker stops it; positions are left to the operator or risk).
+
+        Example: algopioneer stop ma-btc-usd
+        """
+
+        async def run() -> bool:
+            async with connect() as bus:
+                kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+                if await kv.get(spec_id) is None:
+                    return False
+                await kv.delete(spec_id)
+                return True
+
+        if not asyncio.run(run()):
+            raise fail(f"no such instance: {spec_id}")
+        typer.echo(f"stopped {spec_id}")
+
+    def _control(action: str, reason: str, flatten: bool = False) -> ControlReply:
+        async def run() -> ControlReply:
+            async with connect() as bus:
+                command = ControlCommand(
+                    action=action, reason=reason, operator="cli", flatten=flatten, requested_ns=time.time_ns()
+                )
+                try:
+                    return await bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
+                except Exception as exc:  # no responder or timeout: the risk service is down
+                    raise fail(
+                        f"the risk service did not answer ({type(exc).__name__}); is it running?"
+                    ) from None
+
+        return asyncio.run(run())
+
+    @app.command()
+    def halt(
+        reason: Annotated[str, typer.Option(help="Why trading stops (recorded).")],
+        flatten: Annotated[bool, typer.Option(help="Also close every position.")] = False,
+    ) -> None:
+        """Kill switch: reject new entries, cancel open orders (and flatten if asked).
+
+        Example: algopioneer halt --reason "exchange incident"
+        """
+        reply = _control("halt", reason, flatten)
+        typer.echo(f"halted: {reply.detail}" if reply.ok else f"halt refused: {reply.detail}")
+        if not reply.ok:
+            raise typer.Exit(1)
+
+    @app.command()
+    def resume(reason: Annotated[str, typer.Option(help="Why trading may resume.")] = "operator") -> None:
+        """Lift the kill switch.
+
+        Example: algopioneer resume --reason "incident over"
+        """
+        reply = _control("resume", reason)
+        typer.echo(f"resumed: {reply.detail}" if reply.ok else f"resume refused: {reply.detail}")
+        if not reply.ok:
+            raise typer.Exit(1)
+
+    @app.command()
+    def positions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+        """Positions and PnL per strategy, and the total (from the risk service's ledger).
+
+        Example: algopioneer positions --json
+        """
+
+        async def run() -> list[Position]:
+            async with connect() as bus:
+                kv = await bus.kv(subjects.KV_POSITIONS, Position)
+                found = [await kv.get(key) for key in await kv.keys()]
+                return [entry.value for entry in found if entry is not None]
+
+        rows = sorted(asyncio.run(run()), key=lambda p: (p.strategy_id, p.product_id))
+        total = sum((p.realized_pnl + p.unrealized_pnl for p in rows), Decimal(0))
+        if as_json:
+            typer.echo(json.dumps({"positions": msgspec.to_builtins(rows), "total_pnl": str(total)}))
+            return
+        table = Table("strategy", "product", "quantity", "avg price", "realized", "unrealized", "fees")
+        for p in rows:
+            table.add_row(
+                p.strategy_id,
+                p.product_id,
+                str(p.quantity),
+                str(p.average_price),
+                str(p.realized_pnl),
+                str(p.unrealized_pnl),
+                str(p.fees),
+            )
+        console = Console()
+        console.print(table)
+        console.print(f"total PnL: {total}")
