@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from services.cli import trading
 from shared.telemetry import configure_logging
 
 app = typer.Typer(
@@ -20,6 +22,8 @@ app = typer.Typer(
 @app.callback()
 def main() -> None:
     """algopioneer: algorithmic trading for Coinbase Advanced Trade over NATS."""
+    # Commands print their own results; library warnings stay off the terminal unless serious.
+    configure_logging("cli", "error", stream=sys.stderr)
 
 
 @app.command()
@@ -59,3 +63,6 @@ def up(
         data_dir, profile="live" if live else "paper", nats_port=nats_port if nats_port else -1
     )
     raise typer.Exit(asyncio.run(launcher.run()))
+
+
+trading.register(app)
