@@ -6,20 +6,33 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
 
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]], *, timeout_s: float = 5.0, interval_s: float = 0.02, what: str = ""
-) -> T:
-    """Poll `check` until it returns something truthy (returned), or fail with what was awaited."""
+    check: Callable[[], Awaitable[T]], *, timeout_s: float = ..., interval_s: float = ..., what: str = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T], *, timeout_s: float = ..., interval_s: float = ..., what: str = ...
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], Any], *, timeout_s: float = 5.0, interval_s: float = 0.02, what: str = ""
+) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy (returned), or fail saying
+    what was awaited. Tests use it instead of sleeps (STYLE #11)."""
     deadline = time.monotonic() + timeout_s
-    last: T | None = None
+    last: Any = None
     while True:
         result = check()
-        if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
+        if isinstance(result, Awaitable):
             result = await result
         last = result
         if last:

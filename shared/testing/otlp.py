@@ -62,12 +62,18 @@ class OtlpReceiver:
         request.ParseFromString(body)
         for resource_spans in request.resource_spans:
             service = next(
-                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"), ""
+                (a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"),
+                "",
             )
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     received = ReceivedSpan(
-                        service, span.name, span.trace_id.hex(), span.span_id.hex(), span.parent_span_id.hex(), span.kind
+                        service,
+                        span.name,
+                        span.trace_id.hex(),
+                        span.span_id.hex(),
+                        span.parent_span_id.hex(),
+                        span.kind,
                     )
                     with self._lock:
                         self.spans.append(received)

@@ -59,7 +59,10 @@ def every_message() -> list[msgspec.Struct]:
             venue="coinbase",
             product_id="BTC-USD",
             bids=(m.BookLevel(price=D("97000.01"), size=D("1.5")),),
-            asks=(m.BookLevel(price=D("97000.02"), size=D("0.1")), m.BookLevel(price=D("97001"), size=D("3"))),
+            asks=(
+                m.BookLevel(price=D("97000.02"), size=D("0.1")),
+                m.BookLevel(price=D("97001"), size=D("3")),
+            ),
             is_snapshot=True,
             exchange_time_ns=NS,
             receive_time_ns=NS,
