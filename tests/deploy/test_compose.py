@@ -1,0 +1,181 @@
+"""The compose stack validates with the real Compose binary and runs exactly what services/stack.py says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from services.stack import LIVE, PAPER, STACK, ServiceEntry, services_for
+from tests.deploy.conftest import DEPLOY, REPO, gen_auth, run, tool
+
+ROOT_FILE = REPO / "compose.yaml"
+LIVE_ENV = DEPLOY / "live.env"
+MODES = {
+    # mode name -> extra compose arguments
+    "default": [],
+    "paper": ["--profile", "paper"],
+    "live-profile": ["--profile", "live"],
+    "live": ["--env-file", str(LIVE_ENV)],
+}
+INFRA = {"nats", "otel-collector", "jaeger", "prometheus", "grafana"}
+
+
+def compose(*args: str, file: Path = ROOT_FILE) -> str:
+    result = run(tool("docker-compose"), "-f", str(file), *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+_cache: dict[str, dict[str, Any]] = {}
+
+
+def project(mode: str) -> dict[str, Any]:
+    """The fully resolved project (interpolated, profiles applied) as Compose sees it."""
+    if mode not in _cache:
+        _cache[mode] = json.loads(compose(*MODES[mode], "config", "--format", "json"))
+    return _cache[mode]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_compose_config_is_valid(mode: str) -> None:
+    result = run(tool("docker-compose"), "-f", str(ROOT_FILE), *MODES[mode], "config", "-q")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_rejects_a_broken_file(tmp_path: Path) -> None:
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(
+        "services:\n  app:\n    image: x\n    depends_on:\n      ghost:\n        condition: service_healthy\n"
+    )
+    result = run(tool("docker-compose"), "-f", str(broken), "config", "-q")
+    assert result.returncode != 0
+    assert "ghost" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "profile"), [("default", PAPER), ("paper", PAPER), ("live-profile", LIVE), ("live", LIVE)]
+)
+def test_each_mode_runs_exactly_its_profile(mode: str, profile: str) -> None:
+    running = set(project(mode)["services"])
+    assert running - INFRA == {e.name for e in services_for(profile)}
+    assert running >= INFRA
+
+
+@pytest.mark.parametrize("entry", STACK, ids=lambda e: e.name)
+def test_service_runs_the_stack_entry(entry: ServiceEntry) -> None:
+    mode = "default" if PAPER in entry.profiles else "live"
+    service = project(mode)["services"][entry.name]
+    command = service["command"]
+    assert command[:3] == ["python", "-m", entry.module]
+    environment = service["environment"]
+    for key, value in entry.env.items():
+        assert environment.get(key) == value, f"{entry.name}: {key}"
+    assert environment["ALGOPIONEER_HTTP__HOST"] == "0.0.0.0"
+    assert environment["ALGOPIONEER_HTTP__PORT"] == "8080"
+    assert environment["OTEL_SERVICE_NAME"] == entry.name
+    assert service["healthcheck"]["test"][-1].count("http://127.0.0.1:8080/health") == 1
+    assert service["read_only"] is True
+
+
+@pytest.mark.parametrize("entry", STACK, ids=lambda e: e.name)
+def test_dependencies_wait_for_health(entry: ServiceEntry) -> None:
+    mode = "default" if PAPER in entry.profiles else "live"
+    depends = project(mode)["services"][entry.name].get("depends_on", {})
+    app_names = {e.name for e in STACK}
+    for name, dependency in depends.items():
+        if name in app_names or name == "nats":
+            assert dependency["condition"] == "service_healthy", f"{entry.name} -> {name}"
+    if entry.name != "exchange-sim":
+        assert "nats" in depends
+
+
+def test_strategy_workers_are_replicated() -> None:
+    strategy = next(e for e in STACK if e.name == "strategy")
+    service = project("default")["services"]["strategy"]
+    assert service["deploy"]["replicas"] == strategy.replicas
+    assert not service.get("ports"), "a host port would stop `--scale strategy=N`"
+    assert "container_name" not in service
+
+
+def test_paper_and_live_point_at_their_venue() -> None:
+    paper = project("default")["services"]["marketdata"]["environment"]
+    assert paper["ALGOPIONEER_VENUE__REST_HOST"] == "exchange-sim:8443"
+    assert paper["ALGOPIONEER_VENUE__WS_URL"] == "ws://exchange-sim:8765"
+    assert paper["ALGOPIONEER_SIM_DIR"] == "/run/sim"
+    live = project("live")["services"]["marketdata"]["environment"]
+    assert live["ALGOPIONEER_VENUE__REST_HOST"] == "api.coinbase.com"
+    assert live["ALGOPIONEER_SIM_DIR"] == ""
+    assert live["ALGOPIONEER_VENUE__CA_FILE"] == ""
+    assert project("live")["services"]["execution-coinbase"]["environment"]["ALGOPIONEER_SIM_DIR"] == ""
+
+
+def test_simulator_wiring_is_shared_read_only() -> None:
+    services = project("default")["services"]
+    sim = services["exchange-sim"]
+    assert sim["command"][3:] == [
+        "--run-dir",
+        "/run/sim",
+        "--advertise-host",
+        "exchange-sim",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8443",
+        "--ws-port",
+        "8765",
+    ]
+    assert any(v["source"] == "sim-run" and not v.get("read_only") for v in sim["volumes"])
+    for name in ("marketdata", "execution-paper", "reconciliation"):
+        mounts = [v for v in services[name]["volumes"] if v["source"] == "sim-run"]
+        assert mounts, name
+        assert all(v["read_only"] for v in mounts), name
+        assert services[name]["depends_on"]["exchange-sim"]["condition"] == "service_healthy"
+    assert project("default")["volumes"]["sim-run"]["driver_opts"]["type"] == "tmpfs"
+
+
+def test_each_service_connects_as_its_nats_user_with_the_servers_password() -> None:
+    services = project("default")["services"] | project("live")["services"]
+    server_env = services["nats"]["environment"]
+    auth = gen_auth()
+    for user in auth.USER_NAMES:
+        assert server_env[auth.password_var(user)], user
+    for entry in STACK:
+        env = services[entry.name]["environment"]
+        if entry.name == "exchange-sim":
+            assert "ALGOPIONEER_NATS__USER" not in env  # the simulator does not use NATS
+            continue
+        user = env["ALGOPIONEER_NATS__USER"]
+        assert user in auth.USER_NAMES
+        assert env["ALGOPIONEER_NATS__PASSWORD"] == server_env[auth.password_var(user)]
+
+
+def test_nats_keeps_jetstream_on_a_named_volume() -> None:
+    nats = project("default")["services"]["nats"]
+    assert nats["command"] == ["-c", "/etc/nats/nats-server.conf"]
+    assert {"type": "volume", "source": "nats-data", "target": "/data"}.items() <= next(
+        v for v in nats["volumes"] if v["target"] == "/data"
+    ).items()
+    assert nats["healthcheck"]["test"]
+
+
+def test_coinbase_keys_only_reach_venue_facing_services() -> None:
+    # `config` inlines env files, so read the source: which services get the repository's .env.
+    services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
+    with_keys = {name for name, s in services.items() if s.get("env_file")}
+    assert with_keys == {"marketdata", "execution-paper", "execution-coinbase", "reconciliation"}
+    for name in with_keys:
+        assert services[name]["env_file"] == [{"path": "../.env", "required": False}]
+
+
+def test_grafana_jaeger_prometheus_ports() -> None:
+    services = project("default")["services"]
+    published = {
+        name: {p["published"] for p in s.get("ports", [])}
+        for name, s in services.items()
+        if name in ("grafana", "jaeger", "prometheus")
+    }
+    assert published == {"grafana": {"3000"}, "jaeger": {"16686"}, "prometheus": {"9090"}}
