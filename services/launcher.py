@@ -28,6 +28,8 @@ _log = structlog.get_logger("launcher")
 STOP_GRACE_S = 10.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0
+# What the paper stack streams from the simulator: spot for MA and pairs, a BTC future for basis.
+PAPER_PRODUCTS = "BTC-USD,ETH-USD,SOL-USD,LTC-USD,BIP-20DEC30-CDE"
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Launcher:
             env=managed.env,
             stdout=log_file,
             stderr=log_file,
+            # Own session: Ctrl-C reaches only the launcher, which then stops services in order.
+            start_new_session=True,
         )
         log_file.close()
         managed.started_at = time.monotonic()
@@ -155,6 +159,9 @@ class Launcher:
             "ALGOPIONEER_VENUE__CA_FILE": info["ca_path"],
             "COINBASE_API_KEY": key["name"],
             "COINBASE_API_SECRET": key["privateKey"],
+            "ALGOPIONEER_MARKETDATA__PRODUCTS": os.environ.get(
+                "ALGOPIONEER_MARKETDATA__PRODUCTS", PAPER_PRODUCTS
+            ),
         }
 
     def _write_stack_file(self) -> None:

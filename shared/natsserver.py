@@ -51,7 +51,8 @@ class NatsServer:
         if self.config_file:
             args += ["-c", self.config_file]
         log = (self.data_dir / "nats-server.log").open("ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        # Own session: a terminal's Ctrl-C must not kill NATS before the services have drained.
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
         ports_file = self.data_dir / f"nats-server_{self.process.pid}.ports"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -36,6 +36,11 @@ async def test_launcher_restarts_a_crashed_service_and_stops_nats_last(tmp_path:
     managed = launcher.managed[0]
     assert managed.process is not None
     first_pid = managed.process.pid
+    # Services and NATS run in sessions of their own, so a terminal's Ctrl-C reaches only the
+    # launcher, which then stops them in order (services first, NATS last).
+    assert launcher.nats.process is not None
+    assert os.getsid(first_pid) != os.getsid(0)
+    assert os.getsid(launcher.nats.process.pid) != os.getsid(0)
     await eventually(lambda: _ready(entry.http_port), timeout_s=20, what="service ready")
 
     os.kill(first_pid, signal.SIGKILL)
