@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import signal
+import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
@@ -20,14 +24,16 @@ import uvloop
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared import metrics, streams
+from shared import metrics, streams, subjects
 from shared.bus import Bus
 from shared.config import ServiceSettings, load_settings
 from shared.errors import BusUnavailableError, ConfigError
+from shared.messages.ops import ServiceHeartbeat
 from shared.telemetry import configure_logging, configure_tracing, shutdown_tracing
 
 S = TypeVar("S", bound=ServiceSettings)
 EXIT_OK, EXIT_CONFIG, EXIT_NO_NATS = 0, 2, 3
+HEARTBEAT_INTERVAL_S = 5.0
 
 
 class ServiceContext:
@@ -124,6 +130,31 @@ class HealthServer:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def _heartbeat(ctx: ServiceContext, http_port: int) -> None:
+    """Keep this service's entry in the `services` KV bucket fresh (its TTL drops dead services)."""
+    kv = await ctx.bus.kv(subjects.KV_SERVICES, ServiceHeartbeat)
+    instance = f"{socket.gethostname()}-{os.getpid()}"
+    key = f"{ctx.name}.{subjects.token(instance.replace('.', '-'))}"
+    started = time.time_ns()
+    while True:
+        ready, body = ctx.readiness()
+        beat = ServiceHeartbeat(
+            service=ctx.name,
+            instance=instance,
+            ready=ready,
+            checks=body["checks"],
+            details_json=json.dumps(body["details"], default=str),
+            http_port=http_port,
+            started_ns=started,
+            updated_ns=time.time_ns(),
+        )
+        try:
+            await kv.put(key, beat)
+        except Exception as exc:  # NATS away: readiness already says so; try again next beat
+            ctx.log.debug("heartbeat_failed", error=str(exc))
+        await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+
+
 async def serve(name: str, settings: S, factory: Callable[[S], Service]) -> int:
     """Run one service until SIGTERM/SIGINT; returns the exit code."""
     log = structlog.get_logger(name)
@@ -150,6 +181,8 @@ async def serve(name: str, settings: S, factory: Callable[[S], Service]) -> int:
         await service.start(ctx)
         stack.push_async_callback(service.stop)
         health.context = ctx
+        beat = asyncio.create_task(_heartbeat(ctx, port), name="heartbeat")
+        stack.callback(beat.cancel)
         log.info("service_started")
         await ctx.stop_requested.wait()
         log.info("service_stopping")

@@ -11,6 +11,7 @@ from shared.messages.market import (
     Ticker,
     Trade,
 )
+from shared.messages.ops import ServiceHeartbeat
 from shared.messages.orders import (
     CancelRequest,
     Fill,
@@ -76,6 +77,7 @@ __all__ = [
     "ReconReport",
     "RiskDecision",
     "RiskState",
+    "ServiceHeartbeat",
     "Side",
     "Signal",
     "SignalAction",

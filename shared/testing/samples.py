@@ -168,5 +168,15 @@ def every_message() -> list[msgspec.Struct]:
             report_ns=NS,
         ),
         m.ControlCommand(action="halt", reason="test", requested_ns=NS),
+        m.ServiceHeartbeat(
+            service="risk",
+            instance="host-1",
+            ready=True,
+            checks={"nats": True},
+            details_json='{"breaker": "closed"}',
+            http_port=8083,
+            started_ns=NS,
+            updated_ns=NS,
+        ),
         m.ControlReply(ok=True),
     ]

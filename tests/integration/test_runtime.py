@@ -11,6 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from shared import subjects
+from shared.bus import Bus
+from shared.config import NatsSettings
+from shared.messages import ServiceHeartbeat
 from shared.natsserver import NatsServer
 from shared.testing import eventually, free_port
 
@@ -86,6 +90,17 @@ async def test_health_ready_metrics_and_ready_turns_false_without_nats(private_n
                 text = await response.text()
             assert "bus_connected 1.0" in text
             assert "service_ready" in text
+
+            # The service announces itself in the `services` bucket for `algopioneer status`.
+            watcher = await Bus.connect(NatsSettings(url=private_nats.url), service="test")
+            kv = await watcher.kv(subjects.KV_SERVICES, ServiceHeartbeat)
+            keys = await eventually(kv.keys, timeout_s=10, what="heartbeat written")
+            entry = await kv.get(keys[0])
+            assert entry is not None
+            assert entry.value.service == "echo"
+            assert entry.value.ready
+            assert entry.value.http_port == port
+            await watcher.close()
 
             private_nats.kill()
             await eventually(lambda: _is(status("/ready"), 503), timeout_s=10, what="not ready without NATS")
