@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import trading
+from services.cli import backtest, find_pairs, trading
 from shared.telemetry import configure_logging
 
 app = typer.Typer(
@@ -65,4 +65,6 @@ def up(
     raise typer.Exit(asyncio.run(launcher.run()))
 
 
+backtest.register(app)
+find_pairs.register(app)
 trading.register(app)

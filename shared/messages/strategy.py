@@ -32,6 +32,9 @@ class MaCrossoverParams(
     interval_s: int = 60
     order_size: Decimal = Decimal("0.001")
     average: Literal["sma", "ema"] = "sma"
+    cross: Literal["strict", "touch"] = "strict"
+    """strict: the short average must have been below (above) the long one and now be above (below);
+    touch: a previous tie also counts (the original system's rule)."""
 
     def __post_init__(self) -> None:
         if self.short_window < 1:
