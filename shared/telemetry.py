@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any, TextIO
+from typing import Any
 
 import structlog
 from opentelemetry import trace
@@ -42,9 +42,22 @@ def _redact_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping
     return event
 
 
-def configure_logging(service: str, level: str = "info", *, stream: TextIO | None = None) -> None:
-    """structlog JSON (to stdout unless `stream` says otherwise) for our code and stdlib loggers."""
-    out = stream or sys.stdout
+class _CurrentStream:
+    """Writes to whatever `sys.stdout`/`sys.stderr` is *now* (test runners swap them per test)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def write(self, text: str) -> int:
+        return int(getattr(sys, self._name).write(text))
+
+    def flush(self) -> None:
+        getattr(sys, self._name).flush()
+
+
+def configure_logging(service: str, level: str = "info", *, to_stderr: bool = False) -> None:
+    """structlog JSON for our code and stdlib loggers, to stdout (services) or stderr (the CLI)."""
+    out: Any = _CurrentStream("stderr" if to_stderr else "stdout")
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

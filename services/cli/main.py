@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from services.cli import backtest, find_pairs, trading
+from services.cli import backtest, find_pairs, operate, trading
 from shared.telemetry import configure_logging
 
 app = typer.Typer(
@@ -23,7 +22,7 @@ app = typer.Typer(
 def main() -> None:
     """algopioneer: algorithmic trading for Coinbase Advanced Trade over NATS."""
     # Commands print their own results; library warnings stay off the terminal unless serious.
-    configure_logging("cli", "error", stream=sys.stderr)
+    configure_logging("cli", "error", to_stderr=True)
 
 
 @app.command()
@@ -68,3 +67,4 @@ def up(
 backtest.register(app)
 find_pairs.register(app)
 trading.register(app)
+operate.register(app)

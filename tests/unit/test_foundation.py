@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -70,7 +69,7 @@ def test_missing_or_broken_config_file(tmp_path: Path) -> None:
         load_settings(DemoSettings, section="demo", environ={"ALGOPIONEER_CONFIG": str(broken)})
 
 
-def test_secrets_never_reach_a_log_line() -> None:
+def test_secrets_never_reach_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
     secret = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----"
     creds = CoinbaseCredentials.from_environment(
         {"COINBASE_API_KEY": "organizations/o/apiKeys/k", "COINBASE_API_SECRET": secret}
@@ -78,14 +77,14 @@ def test_secrets_never_reach_a_log_line() -> None:
     assert creds is not None
     assert creds.reveal_secret() == secret
     assert "MHcCAQEE" not in repr(creds)
-    out = io.StringIO()
-    configure_logging("test", stream=out)
+    configure_logging("test")
     structlog.get_logger().info(
         "connecting", api_secret=secret, nats_password="hunter2", credentials=repr(creds)
     )
-    line = json.loads(out.getvalue().splitlines()[-1])
-    assert "MHcCAQEE" not in out.getvalue()
-    assert "hunter2" not in out.getvalue()
+    out = capsys.readouterr().out
+    line = json.loads(out.splitlines()[-1])
+    assert "MHcCAQEE" not in out
+    assert "hunter2" not in out
     assert line["event"] == "connecting"
     assert CoinbaseCredentials.from_environment({"COINBASE_API_KEY": "k"}) is None
 

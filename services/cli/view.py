@@ -1,0 +1,237 @@
+"""The operator's view of the running stack: one model fed from the bus, rendered as JSON or rich.
+
+`algopioneer status` fills it from KV and a short listen; `algopioneer dashboard` (and `up` on a
+terminal) keeps it live. Everything comes from NATS: the stack's own published state.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from rich.console import Group
+from rich.table import Table
+
+from shared import subjects
+from shared.bus import Bus
+from shared.messages import (
+    FeedStatus,
+    Fill,
+    OrderEvent,
+    PnlSummary,
+    RiskState,
+    ServiceHeartbeat,
+    StrategySpec,
+    StrategyStatus,
+)
+
+RECENT = 12
+
+
+class StackView:
+    """What the operator sees; each `on_*` takes one message, `to_json` / `render` show it all."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, ServiceHeartbeat] = {}
+        self.feeds: dict[str, FeedStatus] = {}
+        self.specs: dict[str, StrategySpec] = {}
+        self.instances: dict[str, StrategyStatus] = {}
+        self.risk: RiskState | None = None
+        self.pnl: PnlSummary | None = None
+        self.orders: collections.deque[OrderEvent] = collections.deque(maxlen=RECENT)
+        self.fills: collections.deque[Fill] = collections.deque(maxlen=RECENT)
+
+    async def on_heartbeat(self, beat: ServiceHeartbeat) -> None:
+        self.services[f"{beat.service}/{beat.instance}"] = beat
+
+    async def on_feed(self, status: FeedStatus) -> None:
+        self.feeds[status.venue] = status
+
+    async def on_status(self, status: StrategyStatus) -> None:
+        self.instances[status.strategy_id] = status
+
+    async def on_risk(self, state: RiskState) -> None:
+        self.risk = state
+
+    async def on_pnl(self, pnl: PnlSummary) -> None:
+        self.pnl = pnl
+
+    async def on_order(self, event: OrderEvent) -> None:
+        self.orders.append(event)
+
+    async def on_fill(self, fill: Fill) -> None:
+        self.fills.append(fill)
+
+    async def load(self, bus: Bus) -> None:
+        """Fill the slowly-changing parts from KV (services, specs, risk state and PnL)."""
+        beats = await bus.kv(subjects.KV_SERVICES, ServiceHeartbeat)
+        for key in await beats.keys():
+            entry = await _safe_get(beats, key)
+            if entry is not None:
+                await self.on_heartbeat(entry)
+        specs = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+        for key in await specs.keys():
+            spec = await _safe_get(specs, key)
+            if spec is not None:
+                self.specs[spec.id] = spec
+        state = await _safe_get(await bus.kv(subjects.KV_RISK_STATE, RiskState), "state")
+        if state is not None:
+            self.risk = state
+        pnl = await _safe_get(await bus.kv(subjects.KV_RISK_STATE, PnlSummary), "pnl")
+        if pnl is not None:
+            self.pnl = pnl
+
+    async def follow(self, bus: Bus) -> None:
+        """Subscribe to everything the view shows (core NATS: a viewer never holds a consumer)."""
+        await bus.subscribe(subjects.feed_status(subjects.ANY), FeedStatus, self.on_feed, traced=False)
+        await bus.subscribe(
+            subjects.strategy_status(subjects.ANY), StrategyStatus, self.on_status, traced=False
+        )
+        await bus.subscribe(subjects.RISK_STATE, RiskState, self.on_risk, traced=False)
+        await bus.subscribe(subjects.RISK_PNL, PnlSummary, self.on_pnl, traced=False)
+        await bus.subscribe("orders.event.>", OrderEvent, self.on_order, traced=False)
+        await bus.subscribe("fills.>", Fill, self.on_fill, traced=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The whole view as plain JSON (Decimals as strings)."""
+        now = time.time_ns()
+        instances = []
+        for sid in sorted(set(self.specs) | set(self.instances)):
+            spec, status = self.specs.get(sid), self.instances.get(sid)
+            instances.append(
+                {
+                    "id": sid,
+                    "kind": spec.kind if spec else (status.kind if status else ""),
+                    "products": list(spec.products) if spec else [],
+                    "mode": spec.mode.value if spec else "",
+                    "enabled": spec.enabled if spec else False,
+                    "owner": status.worker_id if status else "",
+                    "state": status.state if status else ("unassigned" if spec else "stopped"),
+                    "position": {p: str(q) for p, q in status.position} if status else {},
+                    "last_signal": status.last_signal if status else "",
+                    "detail": status.detail if status else "",
+                }
+            )
+        return {
+            "services": [
+                {
+                    "service": b.service,
+                    "instance": b.instance,
+                    "ready": b.ready,
+                    "checks": b.checks,
+                    "age_s": round((now - b.updated_ns) / 1e9, 1),
+                    "details": json.loads(b.details_json or "{}"),
+                }
+                for b in sorted(self.services.values(), key=lambda b: (b.service, b.instance))
+            ],
+            "feeds": [msgspec.to_builtins(f) for f in self.feeds.values()],
+            "instances": instances,
+            "risk": msgspec.to_builtins(self.risk) if self.risk else None,
+            "pnl": _pnl_json(self.pnl),
+            "recent_orders": [msgspec.to_builtins(o) for o in self.orders],
+            "recent_fills": [msgspec.to_builtins(f) for f in self.fills],
+        }
+
+    def render(self) -> Group:
+        """Rich tables: services, feed, instances, risk, positions and PnL, recent orders and fills."""
+        data = self.to_json()
+        services = Table("service", "instance", "ready", "checks", title="services", expand=True)
+        for s in data["services"]:
+            failing = [k for k, ok in s["checks"].items() if not ok]
+            services.add_row(s["service"], s["instance"], _yes(s["ready"]), ", ".join(failing) or "all ok")
+        feeds = Table(
+            "venue", "connected", "stale", "gaps", "reconnects", "malformed", "reason", title="feed"
+        )
+        for f in data["feeds"]:
+            feeds.add_row(
+                f["venue"],
+                _yes(f["connected"]),
+                _yes(not f["stale"]),
+                *(str(f[k]) for k in ("gaps", "reconnects", "malformed")),
+                f.get("reason", ""),
+            )
+        instances = Table(
+            "id", "kind", "state", "owner", "position", "last signal", title="strategy instances", expand=True
+        )
+        for i in data["instances"]:
+            position = ", ".join(f"{p} {num(Decimal(q))}" for p, q in i["position"].items())
+            instances.add_row(i["id"], i["kind"], i["state"], i["owner"], position, i["last_signal"])
+        risk = self.risk
+        risk_line = (
+            f"kill switch: {'ON — ' + risk.kill_reason if risk.kill_switch else 'off'}   breaker: {risk.breaker.value}"
+            f"   daily PnL: {num(risk.daily_pnl)}   gross exposure: {num(risk.gross_exposure)}"
+            if risk
+            else "risk: no state published yet"
+        )
+        positions = Table(
+            "strategy", "product", "qty", "avg", "realized", "unrealized", "fees", title="positions"
+        )
+        if self.pnl:
+            for p in self.pnl.positions:
+                positions.add_row(
+                    p.strategy_id,
+                    p.product_id,
+                    str(p.quantity),
+                    str(p.average_price),
+                    str(p.realized_pnl),
+                    str(p.unrealized_pnl),
+                    str(p.fees),
+                )
+        pnl_line = (
+            f"portfolio PnL: {self.pnl.total} (realized {self.pnl.realized}, unrealized {self.pnl.unrealized}, fees {self.pnl.fees})"
+            if self.pnl
+            else ""
+        )
+        orders = Table("strategy", "product", "side", "status", "filled", "reason", title="recent orders")
+        for o in reversed(self.orders):
+            orders.add_row(
+                o.strategy_id,
+                o.product_id,
+                o.side.value,
+                o.status.value,
+                f"{o.filled_size}/{o.size}",
+                o.reason,
+            )
+        fills = Table("strategy", "product", "side", "size", "price", "fee", title="recent fills")
+        for f in reversed(self.fills):
+            fills.add_row(f.strategy_id, f.product_id, f.side.value, num(f.size), num(f.price), num(f.fee))
+        return Group(services, feeds, instances, risk_line, positions, pnl_line, orders, fills)
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
+
+
+def num(value: Decimal | None) -> str:
+    """A Decimal for people: plain notation, no exponent, trailing zeros dropped (0E-8 → 0)."""
+    if value is None:
+        return ""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _pnl_json(pnl: PnlSummary | None) -> dict[str, Any] | None:
+    if pnl is None:
+        return None
+    return {
+        "total": str(pnl.total),
+        "realized": str(pnl.realized),
+        "unrealized": str(pnl.unrealized),
+        "fees": str(pnl.fees),
+        "by_strategy": {k: str(v) for k, v in pnl.by_strategy.items()},
+        "by_product": {k: str(v) for k, v in pnl.by_product.items()},
+        "positions": [msgspec.to_builtins(p) for p in pnl.positions],
+    }
+
+
+async def _safe_get(kv: Any, key: str) -> Any:
+    """A KV value, or None when absent or of another type (several types share `risk_state`)."""
+    try:
+        entry = await kv.get(key)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return None if entry is None else entry.value

@@ -1,0 +1,82 @@
+"""The kill switch's operator interface and side effects (STYLE #7: a trading state machine whose
+every change is published; cancels always go out, even when halted).
+
+`halt` (with a reason) switches trading off, publishes the new `RiskState`, cancels every open order
+on every venue and, when asked or when `flatten_on_halt` is set, flattens positions through the
+normal order path. `resume` switches it back on unless today's loss is still at the limit. `status`
+answers with the state as JSON. The automatic trip on the daily loss limit shares `halted`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from services.risk.book import RiskBook
+from services.risk.control import ACTIONS, HALT, RESUME, cancels, status_detail
+from shared import subjects
+from shared.bus import Bus
+from shared.messages import ControlCommand, ControlReply
+
+_log = structlog.get_logger("risk")
+Report = Callable[[int], Awaitable[None]]
+"""Publishes and stores the risk state at once (the state goes out before anything else)."""
+
+
+class KillSwitch:
+    """Serves `ControlCommand`s on `subjects.RISK_CONTROL` and carries out halts."""
+
+    def __init__(self, bus: Bus, book: RiskBook, venues: tuple[str, ...], report: Report) -> None:
+        self._bus = bus
+        self._book = book
+        self._venues = venues
+        self._report = report
+
+    async def handle(self, command: ControlCommand) -> ControlReply:
+        """One operator command; the reply says what happened, or why not."""
+        now = time.time_ns()
+        book = self._book
+        if command.action not in ACTIONS:
+            return ControlReply(
+                ok=False, detail=f"unknown action {command.action!r}; use {', '.join(ACTIONS)}"
+            )
+        if command.action == HALT:
+            reason = command.reason or "manual halt"
+            if command.operator:
+                reason = f"{reason} (by {command.operator})"
+            newly = book.halt(reason)
+            flatten = command.flatten or book.limits.flatten_on_halt
+            await self.halted(book.kill_reason, now, flatten=flatten, seq=command.requested_ns or now)
+            return ControlReply(
+                ok=True, detail="trading halted" if newly else "already halted; cancels re-sent"
+            )
+        if command.action == RESUME:
+            ok, detail = book.resume()
+            if ok:
+                _log.warning("kill_switch_off", operator=command.operator, reason=command.reason)
+                await self._report(now)
+            return ControlReply(ok=ok, detail=detail)
+        extra = {"pending_orders": len(book.pending), "products": len(book.products)}
+        return ControlReply(ok=True, detail=status_detail(book.state(now), extra))
+
+    async def halted(self, reason: str, now: int, *, flatten: bool, seq: int) -> None:
+        """Side effects of a halt: state out first, then cancel everything, then flatten if asked.
+
+        `seq` identifies the halt (the command's `requested_ns`): a retried command re-sends the same
+        message ids, which the streams deduplicate.
+        """
+        _log.warning("kill_switch_on", reason=reason, flatten=flatten)
+        await self._report(now)
+        for request in cancels(self._venues, reason, now):
+            msg_id = f"halt-{request.venue}-{seq}"
+            await self._bus.publish_durable(subjects.cancel(request.venue), request, msg_id=msg_id)
+        if flatten:
+            for intent in self._book.plan_flatten(reason, seq):
+                subject = subjects.intent(intent.strategy_id)
+                try:
+                    await self._bus.publish_durable(subject, intent, msg_id=intent.client_order_id)
+                except Exception:
+                    self._book.drop_flatten(intent.client_order_id)  # never sent: a later halt retries
+                    raise

@@ -1,0 +1,249 @@
+"""The risk book: decisions keep exactly the state their verdict says, redeliveries repeat the
+decision, restarts restore it, and the daily loss trips the kill switch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from services.risk.book import RiskBook
+from services.risk.config import RiskSettings, default_limits
+from shared.config import load_settings
+from shared.errors import ConfigError
+from shared.messages import (
+    BreakerState,
+    Fill,
+    Liquidity,
+    OrderEvent,
+    OrderIntent,
+    OrderStatus,
+    OrderType,
+    RiskDecision,
+    Side,
+)
+from shared.risk import BreakerConfig, ProductInfo, RateLimit, RiskLimits
+
+D = Decimal
+SEC = 1_000_000_000
+NOW = 1_764_000_000 * SEC
+SPOT = ProductInfo(
+    venue="coinbase", product_id="BTC-USD", base_increment=D("0.0001"), price_increment=D("0.01")
+)
+FUT = ProductInfo(
+    venue="coinbase",
+    product_id="BIT-FUT",
+    base_increment=D("1"),
+    price_increment=D("5"),
+    contract_size=D("0.01"),
+)
+_n = iter(range(1, 10**6))
+
+
+def limits(**overrides: Any) -> RiskLimits:
+    fields: dict[str, Any] = {
+        "max_position_notional": D(50_000),
+        "max_strategy_notional": D(100_000),
+        "max_gross_exposure": D(200_000),
+        "daily_loss_limit": D(100),
+        "venue_rate": RateLimit(per_second=D(100), burst=100),
+        "strategy_rate": RateLimit(per_second=D(100), burst=100),
+        "price_band_bps": D(50),
+        "max_staleness_ms": 5_000,
+        "breaker": BreakerConfig(failure_threshold=1, cooldown_ms=1_000),
+    }
+    fields.update(overrides)
+    return RiskLimits(**fields)
+
+
+def book(**overrides: Any) -> RiskBook:
+    b = RiskBook(limits(**overrides), ["coinbase"])
+    b.set_products(
+        [SPOT, FUT, ProductInfo(venue="other", product_id="X", base_increment=D(1), price_increment=D(1))]
+    )
+    b.ledger.mark("coinbase", "BTC-USD", D("100000"), NOW)
+    return b
+
+
+def intent(**overrides: Any) -> OrderIntent:
+    n = next(_n)
+    fields: dict[str, Any] = {
+        "client_order_id": f"c{n}",
+        "strategy_id": "s1",
+        "intent_seq": n,
+        "leg": 0,
+        "venue": "coinbase",
+        "product_id": "BTC-USD",
+        "side": Side.BUY,
+        "order_type": OrderType.LIMIT,
+        "size": D("0.1"),
+        "limit_price": D("100000.00"),
+        "created_ns": NOW,
+    }
+    fields.update(overrides)
+    return OrderIntent(**fields)
+
+
+def fill(side: Side, size: str, price: str, product: str = "BTC-USD", fee: str = "0") -> Fill:
+    n = next(_n)
+    return Fill(
+        trade_id=f"t{n}",
+        client_order_id=f"c{n}",
+        strategy_id="s1",
+        venue="coinbase",
+        product_id=product,
+        side=side,
+        price=D(price),
+        size=D(size),
+        fee=D(fee),
+        liquidity=Liquidity.TAKER,
+        fill_ns=NOW,
+    )
+
+
+def test_only_served_venues_count_as_known_products() -> None:
+    b = book()
+    assert set(b.products) == {("coinbase", "BTC-USD"), ("coinbase", "BIT-FUT")}
+    decision, order = b.decide(intent(venue="other", product_id="X"), NOW, 1)
+    assert decision.reasons == ("UNKNOWN_PRODUCT",)
+    assert order is None
+
+
+def test_an_approval_keeps_pending_and_tokens_a_refusal_keeps_nothing() -> None:
+    b = book(strategy_rate=RateLimit(per_second=D("0.001"), burst=1))
+    decision, order = b.decide(intent(), NOW, 1)
+    assert decision.approved
+    assert order is not None
+    assert b.pending.by_position()
+    refused, none = b.decide(intent(), NOW, 2)
+    assert refused.reasons == ("RATE_LIMIT",)
+    assert none is None
+    assert len(b.pending) == 1
+
+
+def test_a_redelivery_gets_the_same_decision_and_a_copy_is_a_duplicate() -> None:
+    b = book()
+    first = intent()
+    decision, _ = b.decide(first, NOW, 7)
+    assert b.redelivered(first, 2, 7) == decision
+    assert b.redelivered(first, 1, 7) is None  # first delivery of another copy
+    assert b.redelivered(first, 2, 8) is None  # a different message with the same id
+    again, order = b.decide(first, NOW + 1, 8)
+    assert again.reasons == ("DUPLICATE_INTENT",)
+    assert order is None
+    assert b.decided[first.client_order_id].decision == decision  # the first decision stands
+
+
+def test_replayed_decisions_are_remembered_first_one_wins() -> None:
+    b = book()
+    approved = RiskDecision(client_order_id="x", strategy_id="s1", approved=True, decided_ns=1)
+    b.remember(approved)
+    b.remember(RiskDecision(client_order_id="x", strategy_id="s1", approved=False, decided_ns=2))
+    assert b.redelivered(intent(client_order_id="x"), 3, 99) == approved
+
+
+def test_live_failures_open_the_breaker_replayed_ones_do_not() -> None:
+    b = book()
+    _, order = b.decide(intent(), NOW, 1)
+    assert order is not None
+    unknown = OrderEvent(
+        client_order_id=order.client_order_id,
+        strategy_id="s1",
+        venue="coinbase",
+        product_id="BTC-USD",
+        side=Side.BUY,
+        status=OrderStatus.UNKNOWN,
+        size=order.size,
+        event_ns=NOW,
+    )
+    assert b.on_event(unknown, live=False, now_ns=NOW) is None
+    assert b.breaker.state is BreakerState.CLOSED
+    other = OrderEvent(
+        **{**{f: getattr(unknown, f) for f in unknown.__struct_fields__}, "client_order_id": "z"}
+    )
+    assert b.on_event(other, live=True, now_ns=NOW) is False
+    assert b.breaker_state(NOW) is BreakerState.OPEN
+    assert b.breaker_state(NOW + 2 * SEC) is BreakerState.HALF_OPEN
+
+
+def test_daily_loss_trips_the_kill_switch_once_and_resume_waits_for_it() -> None:
+    b = book()
+    assert b.advance(NOW) == ""
+    b.apply_fill(fill(Side.BUY, "1", "100000"))
+    b.ledger.mark("coinbase", "BTC-USD", D("99950"), NOW + 1)
+    assert b.advance(NOW + 1) == ""  # -50
+    b.ledger.mark("coinbase", "BTC-USD", D("99900"), NOW + 2)
+    reason = b.advance(NOW + 2)
+    assert reason.startswith("DAILY_LOSS")
+    assert b.kill_switch
+    assert b.advance(NOW + 3) == ""  # latched, not tripped again
+    ok, _ = b.resume()
+    assert not ok
+    b.limits = limits(daily_loss_limit=D(1_000))
+    assert b.resume() == (True, "trading resumed")
+    assert not b.halt("") or b.kill_switch
+
+
+def test_restore_keeps_kill_switch_breaker_and_todays_pnl() -> None:
+    before = book()
+    before.advance(NOW)
+    before.apply_fill(fill(Side.BUY, "1", "100000", fee="3"))
+    before.halt("manual")
+    before.advance(NOW + 1)
+    state = before.state(NOW + 1)
+    after = book()
+    after.apply_fill(before._fills[0])
+    after.restore_state(state, before.breaker)
+    assert (after.kill_switch, after.kill_reason) == (True, "manual")
+    assert after.daily.pnl == before.daily.pnl == D(-3)
+
+
+def test_a_contract_size_learned_late_rebuilds_the_ledger() -> None:
+    b = RiskBook(limits(), ["coinbase"])
+    b.apply_fill(fill(Side.BUY, "2", "100000", product="BIT-FUT"))
+    b.apply_fill(fill(Side.SELL, "1", "101000", product="BIT-FUT"))
+    assert b.total_pnl() == D(1000)  # as if spot
+    b.set_products([FUT])
+    assert b.total_pnl() == D(10)  # 1 contract × 0.01 BTC × 1000
+
+
+def test_settings_validate_and_load_from_the_environment() -> None:
+    env = {"ALGOPIONEER_RISK__LIMITS__DAILY_LOSS_LIMIT": "250", "ALGOPIONEER_RISK__VENUES": "coinbase, b"}
+    loaded = load_settings(RiskSettings, section="risk", environ=env)
+    assert loaded.venue_ids == ("coinbase", "b")
+    resolved = loaded.risk_limits()
+    assert resolved.daily_loss_limit == D(250)
+    assert resolved.max_position_notional == default_limits().max_position_notional
+    nested = {"ALGOPIONEER_RISK__LIMITS__BREAKER__COOLDOWN_MS": "5"}
+    assert load_settings(RiskSettings, section="risk", environ=nested).risk_limits().breaker.cooldown_ms == 5
+    wrong = {
+        "ALGOPIONEER_RISK__VENUES": " , ",
+        "ALGOPIONEER_RISK__TICK_INTERVAL_S": "0",
+        "ALGOPIONEER_RISK__LIMITS__DAILY_LOSS_LIMIT": "-1",
+        "ALGOPIONEER_RISK__LIMITS__MAX_STALENESS_MS": "soon",
+    }
+    for name, value in wrong.items():
+        with pytest.raises(ConfigError) as caught:
+            load_settings(RiskSettings, section="risk", environ={name: value})
+        assert caught.value.field.startswith(name.removeprefix("ALGOPIONEER_RISK__").split("__")[0].lower())
+
+
+def test_repeated_halts_never_flatten_a_position_twice() -> None:
+    b = book()
+    b.apply_fill(fill(Side.BUY, "0.5", "100000"))
+    first = b.plan_flatten("drill", 1)
+    assert [(i.side, i.size, i.purpose.value) for i in first] == [(Side.SELL, D("0.5"), "flatten")]
+    assert b.plan_flatten("again", 2) == []  # the first is planned but not decided yet
+    decision, _ = b.decide(first[0], NOW, 1)
+    assert decision.approved, decision.detail
+    assert b.plan_flatten("again", 3) == []  # now it is a pending order closing the position
+
+
+def test_flatten_leaves_out_what_an_exit_in_flight_already_closes() -> None:
+    b = book()
+    b.apply_fill(fill(Side.BUY, "0.5", "100000"))
+    exit_, _ = b.decide(intent(side=Side.SELL, size=D("0.2")), NOW, 1)
+    assert exit_.approved
+    b.decide(intent(size=D("0.1")), NOW, 2)  # an entry in flight is ignored (the halt cancels it)
+    assert [(i.side, i.size) for i in b.plan_flatten("drill", 1)] == [(Side.SELL, D("0.3"))]
