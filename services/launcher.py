@@ -63,6 +63,7 @@ class Launcher:
         self.nats = NatsServer(self.data_dir / "nats", port=nats_port)
         self.managed: list[Managed] = []
         self.stopping = asyncio.Event()
+        self.started = asyncio.Event()
         self.venue_env: dict[str, str] = {}
 
     def _base_env(self, entry: ServiceEntry) -> dict[str, str]:
@@ -190,6 +191,7 @@ class Launcher:
                     break
                 await self._start_service(entry)
             self._write_stack_file()
+            self.started.set()
             _log.info("stack_running", services=[m.entry.name for m in self.managed], stop="Ctrl-C")
             await self.stopping.wait()
         finally:

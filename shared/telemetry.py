@@ -55,9 +55,16 @@ class _CurrentStream:
         getattr(sys, self._name).flush()
 
 
-def configure_logging(service: str, level: str = "info", *, to_stderr: bool = False) -> None:
-    """structlog JSON for our code and stdlib loggers, to stdout (services) or stderr (the CLI)."""
-    out: Any = _CurrentStream("stderr" if to_stderr else "stdout")
+def configure_logging(
+    service: str, level: str = "info", *, to_stderr: bool = False, log_file: str | None = None
+) -> None:
+    """structlog JSON for our code and stdlib loggers: to stdout (services), stderr (the CLI), or a
+    file (the launcher while the terminal shows the live dashboard)."""
+    out: Any = (
+        open(log_file, "a", buffering=1)  # noqa: SIM115 - lives as long as the process logs
+        if log_file
+        else _CurrentStream("stderr" if to_stderr else "stdout")
+    )
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from services.cli import backtest, find_pairs, operate, trading
+from services.launcher import Launcher
 from shared.telemetry import configure_logging
 
 app = typer.Typer(
@@ -40,6 +42,9 @@ def up(
     ),
     live: Annotated[bool, typer.Option("--live", help="Trade on Coinbase for real (needs keys).")] = False,
     nats_port: Annotated[int, typer.Option(help="NATS client port; 0 picks a free one.")] = 4222,
+    show: Annotated[
+        bool, typer.Option("--dashboard/--no-dashboard", help="Live view on a terminal (logs go to files).")
+    ] = True,
 ) -> None:
     """Run the whole stack locally: NATS, the exchange simulator and every service, in paper mode.
 
@@ -49,7 +54,6 @@ def up(
 
       algopioneer up --live          # real Coinbase (keys from the environment or .env)
     """
-    from services.launcher import Launcher
     from shared.config import CoinbaseCredentials
 
     if live and CoinbaseCredentials.from_environment() is None:
@@ -57,11 +61,31 @@ def up(
             "--live needs COINBASE_API_KEY and COINBASE_API_SECRET in the environment or .env", err=True
         )
         raise typer.Exit(2)
-    configure_logging("launcher")
+    dashboard = show and sys.stdout.isatty()
+    data_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
+    configure_logging("launcher", log_file=str(data_dir / "logs" / "launcher.log") if dashboard else None)
     launcher = Launcher(
         data_dir, profile="live" if live else "paper", nats_port=nats_port if nats_port else -1
     )
-    raise typer.Exit(asyncio.run(launcher.run()))
+    raise typer.Exit(asyncio.run(_run_stack(launcher, dashboard)))
+
+
+async def _run_stack(launcher: Launcher, dashboard: bool) -> int:
+    """The launcher, plus the live operator view once the stack is up (when on a terminal)."""
+    from services.cli.operate import run_dashboard
+
+    running = asyncio.create_task(launcher.run())
+    if dashboard:
+        started = asyncio.create_task(launcher.started.wait())
+        await asyncio.wait({running, started}, return_when=asyncio.FIRST_COMPLETED)
+        if launcher.started.is_set():
+            typer.echo(f"stack running; logs in {launcher.data_dir / 'logs'}; Ctrl-C stops everything")
+            try:
+                await run_dashboard(stop=launcher.stopping, url=launcher.nats.url)
+            except Exception as exc:  # the view is a convenience; the stack keeps running without it
+                typer.echo(f"dashboard stopped ({exc}); the stack keeps running, Ctrl-C stops it", err=True)
+        started.cancel()
+    return await running
 
 
 backtest.register(app)

@@ -25,10 +25,12 @@ async def collect(listen_s: float) -> StackView:
     return view
 
 
-async def run_dashboard(refresh_s: float = 1.0, stop: asyncio.Event | None = None) -> None:
+async def run_dashboard(
+    refresh_s: float = 1.0, stop: asyncio.Event | None = None, url: str | None = None
+) -> None:
     """Keep a live view on the terminal until `stop` is set (or Ctrl-C)."""
     view = StackView()
-    async with connect() as bus:
+    async with connect(url) as bus:
         await view.load(bus)
         await view.follow(bus)
         with Live(view.render(), console=Console(), refresh_per_second=4, screen=False) as live:

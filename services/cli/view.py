@@ -144,7 +144,7 @@ class StackView:
             failing = [k for k, ok in s["checks"].items() if not ok]
             services.add_row(s["service"], s["instance"], _yes(s["ready"]), ", ".join(failing) or "all ok")
         feeds = Table(
-            "venue", "connected", "stale", "gaps", "reconnects", "malformed", "reason", title="feed"
+            "venue", "connected", "fresh", "gaps", "reconnects", "malformed", "reason", title="feed"
         )
         for f in data["feeds"]:
             feeds.add_row(
