@@ -175,15 +175,16 @@ class StackView:
                 positions.add_row(
                     p.strategy_id,
                     p.product_id,
-                    str(p.quantity),
-                    str(p.average_price),
-                    str(p.realized_pnl),
-                    str(p.unrealized_pnl),
-                    str(p.fees),
+                    *(
+                        num(v)
+                        for v in (p.quantity, p.average_price, p.realized_pnl, p.unrealized_pnl, p.fees)
+                    ),
                 )
+        pnl = self.pnl
         pnl_line = (
-            f"portfolio PnL: {self.pnl.total} (realized {self.pnl.realized}, unrealized {self.pnl.unrealized}, fees {self.pnl.fees})"
-            if self.pnl
+            f"portfolio PnL: {num(pnl.total)} (realized {num(pnl.realized)},"
+            f" unrealized {num(pnl.unrealized)}, fees {num(pnl.fees)})"
+            if pnl
             else ""
         )
         orders = Table("strategy", "product", "side", "status", "filled", "reason", title="recent orders")
@@ -193,7 +194,7 @@ class StackView:
                 o.product_id,
                 o.side.value,
                 o.status.value,
-                f"{o.filled_size}/{o.size}",
+                f"{num(o.filled_size)}/{num(o.size)}",
                 o.reason,
             )
         fills = Table("strategy", "product", "side", "size", "price", "fee", title="recent fills")
