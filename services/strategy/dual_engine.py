@@ -1,0 +1,204 @@
+"""The dual-leg engine (pairs and basis): latest quotes of both legs feed `DualLegStrategy.on_tick`;
+fills and terminal order events drive the machine.
+
+Ticks are taken latest-vs-latest (as the original): a burst on one leg is coalesced into one core
+update, so a slow instance sheds load instead of queueing stale prices. The quote's timestamp is
+the market-data receive time, which is what the machine's freshness and skew checks expect.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from services.strategy.engine import NOTHING, Outcome, coid_table
+from services.strategy.messages import InstanceSnapshot
+from shared.messages.market import Candle, Ticker
+from shared.messages.orders import Fill, OrderEvent
+from shared.messages.strategy import BasisParams, PairsParams
+from shared.money import ZERO
+from shared.risk.products import ProductInfo
+from shared.strategies import (
+    CostModel,
+    Decision,
+    DualLegSnapshot,
+    DualLegStrategy,
+    LegSpec,
+    PairsCore,
+    Quote,
+    Step,
+)
+
+_UNKNOWN_SEQ = -1
+
+
+def leg_specs(infos: tuple[ProductInfo, ProductInfo]) -> tuple[LegSpec, LegSpec]:
+    """The machine's view of each leg's grid, from the venue's trading rules."""
+    a, b = infos
+    return (
+        LegSpec(product_id=a.product_id, base_increment=a.base_increment, contract_size=a.contract_size),
+        LegSpec(product_id=b.product_id, base_increment=b.base_increment, contract_size=b.contract_size),
+    )
+
+
+def build_dual(
+    params: PairsParams | BasisParams,
+    infos: tuple[ProductInfo, ProductInfo],
+    costs: CostModel,
+    snap: DualLegSnapshot | None,
+    *,
+    restore_core: bool,
+) -> DualLegStrategy:
+    """A fresh or restored strategy. With `restore_core` False (the params changed) the machine —
+    positions, orders, order sequence — is kept and only the signal core starts again."""
+    legs = leg_specs(infos)
+    if snap is None:
+        fresh = DualLegStrategy.pairs if isinstance(params, PairsParams) else DualLegStrategy.basis
+        return fresh(params, legs, costs)  # type: ignore[arg-type]
+    if restore_core:
+        return DualLegStrategy.restore(params, legs, costs, snap)
+    fresh_core = DualLegStrategy.pairs if isinstance(params, PairsParams) else DualLegStrategy.basis
+    template = fresh_core(params, legs, costs)  # type: ignore[arg-type]
+    merged = DualLegSnapshot(
+        machine=snap.machine, pairs=template.snapshot().pairs, basis=template.snapshot().basis
+    )
+    return DualLegStrategy.restore(params, legs, costs, merged)
+
+
+class DualEngine:
+    """One pairs or basis instance."""
+
+    def __init__(self, strategy_id: str, strategy: DualLegStrategy, products: tuple[str, str]) -> None:
+        self.sid = strategy_id
+        self.strategy = strategy
+        self.machine = strategy.machine
+        self.products: tuple[str, ...] = products
+        self._leg_of = {products[0]: 0, products[1]: 1}
+        self._latest: list[Ticker | None] = [None, None]
+        self._dirty = False
+        self._coids: dict[str, int] = {}
+        self._rebuild_coids()
+
+    def _rebuild_coids(self) -> None:
+        self._coids = coid_table(self.sid, [(r.seq, r.leg) for r in self.machine.st.orders])
+
+    # ---- views ----
+    @property
+    def state(self) -> str:
+        """The machine's state name."""
+        return self.machine.state.value
+
+    @property
+    def positions(self) -> tuple[tuple[str, Decimal], ...]:
+        """Both legs' signed positions from fills."""
+        p1, p2 = self.machine.positions
+        return ((self.products[0], p1), (self.products[1], p2))
+
+    # ---- market data ----
+    def on_ticker(self, ticker: Ticker) -> bool:
+        """Keep the latest tick of the leg (priced lazily: a coalesced tick costs no arithmetic);
+        ready when both legs have one."""
+        leg = self._leg_of.get(ticker.product_id)
+        if leg is None:
+            return False
+        latest = self._latest
+        latest[leg] = ticker
+        self._dirty = latest[0] is not None and latest[1] is not None
+        return self._dirty
+
+    def warm(self, candles: dict[str, list[Candle]]) -> int:
+        """Pairs: feed aligned closes of both legs to the signal core (basis needs no history)."""
+        core = self.strategy.core
+        if not isinstance(core, PairsCore):
+            return 0
+        second = {c.start: c.close for c in candles.get(self.products[1], [])}
+        used = 0
+        for candle in candles.get(self.products[0], []):
+            other = second.get(candle.start)
+            if other is not None:
+                core.update(candle.close, other)
+                used += 1
+        return used
+
+    def process(self, now_ns: int) -> Outcome:
+        """One core update on the latest quotes of both legs (quote = mid, stamped at receipt)."""
+        if not self._dirty:
+            return NOTHING
+        self._dirty = False
+        t1, t2 = self._latest
+        if t1 is None or t2 is None:
+            return NOTHING
+        q1 = Quote(price=t1.mid, ts_ns=t1.receive_time_ns)
+        q2 = Quote(price=t2.mid, ts_ns=t2.receive_time_ns)
+        decision, step = self.strategy.on_tick(now_ns, q1, q2)
+        return self._outcome(step, decision)
+
+    def _outcome(self, step: Step, decision: Decision | None = None) -> Outcome:
+        if step.orders:
+            self._coids.update(coid_table(self.sid, [(o.seq, o.leg) for o in step.orders]))
+            if len(self._coids) > 4 * len(self.machine.st.orders) + 16:
+                self._rebuild_coids()
+        return Outcome(
+            orders=step.orders,
+            decision=decision,
+            changed=step.changed or bool(step.orders),
+            reason=step.reason,
+        )
+
+    # ---- execution feedback ----
+    def seq_of(self, client_order_id: str) -> int | None:
+        """Our sequence for a client order id."""
+        return self._coids.get(client_order_id)
+
+    def on_fill(self, fill: Fill, now_ns: int) -> Outcome:
+        """An unknown order's fill goes to the machine too: it moves to Reconciling."""
+        seq = self.seq_of(fill.client_order_id)
+        step = self.machine.on_fill(
+            _UNKNOWN_SEQ if seq is None else seq,
+            fill.size,
+            fill.price,
+            fill.fee,
+            now_ns,
+            trade_id=fill.trade_id,
+        )
+        out = self._outcome(step)
+        return msgspec.structs.replace(out, changed=out.changed or step.reason != "duplicate_fill")
+
+    def on_order_event(self, event: OrderEvent, now_ns: int) -> Outcome:
+        """Only terminal events matter: the machine then waits for every fill the venue reported."""
+        seq = self.seq_of(event.client_order_id)
+        if seq is None or not event.status.is_terminal:
+            return NOTHING
+        step = self.machine.on_order_done(seq, now_ns, filled_size=event.filled_size)
+        out = self._outcome(step)
+        return msgspec.structs.replace(out, changed=True)
+
+    def on_order_unsendable(self, seq: int, now_ns: int, reason: str) -> Outcome:
+        """Never sent: done with nothing filled (the machine hedges, unwinds or goes Flat)."""
+        step = self.machine.on_order_done(seq, now_ns, filled_size=ZERO)
+        return msgspec.structs.replace(self._outcome(step), changed=True)
+
+    def on_timer(self, now_ns: int) -> Outcome:
+        """Execution and unhedged timeouts."""
+        return self._outcome(self.machine.on_timer(now_ns))
+
+    def resolve(
+        self, now_ns: int, positions: tuple[Decimal, ...], prices: tuple[Decimal, ...], reason: str
+    ) -> Outcome:
+        """The venue's quantities; marks default to the latest quotes, else the last traded prices."""
+        if len(positions) != 2:
+            return Outcome(reason="resolve_needs_two_positions")
+        if len(prices) != 2:
+            last = self.machine.st.last_prices
+            prices = tuple(t.mid if t is not None else last[i] for i, t in enumerate(self._latest))
+        step = self.machine.resolve(now_ns, positions[0], positions[1], (prices[0], prices[1]), reason)
+        return self._outcome(step)
+
+    def halt(self, now_ns: int, reason: str) -> Outcome:
+        """Only `resolve` leaves Halted."""
+        return self._outcome(self.machine.halt(now_ns, reason or "halted"))
+
+    def snapshot_into(self, base: InstanceSnapshot) -> InstanceSnapshot:
+        """Core and machine."""
+        return msgspec.structs.replace(base, dual=self.strategy.snapshot())

@@ -1,0 +1,95 @@
+"""The instance's I/O on the order path: publishing intents inside the decision span, and the
+per-instance durable consumers of order events and fills (contract §1 and §4).
+
+A tick is market data and travels untraced (no per-tick trace cost), so it has no span to link to;
+when — and only when — a tick leads to intents, a short `strategy.tick` span is recorded with the
+tick's receive time and the decision span links it. One trace then covers decision → risk →
+execution → events and fills (the bus carries the context on every durable publish).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.trace import Link
+
+from services.strategy import metrics
+from shared import subjects
+from shared.bus import Bus, Consumer, DeliveryInfo
+from shared.messages.orders import Fill, OrderEvent, OrderIntent
+from shared.messages.strategy import StrategySpec
+
+TickMark = tuple[str, int, int, int]
+"""product, sequence, receive time (ns, wall clock), arrival at this worker (perf_counter ns)."""
+_log = structlog.get_logger("strategy.effects")
+_tracer = trace.get_tracer("algopioneer.strategy")
+
+
+async def publish_intents(
+    bus: Bus, spec: StrategySpec, intents: tuple[OrderIntent, ...], reason: str, tick: TickMark | None
+) -> None:
+    """Store intents in INTENTS, de-duplicated by client order id, inside `strategy.decide`."""
+    links = []
+    if tick is not None:
+        tick_span = _tracer.start_span(
+            "strategy.tick", start_time=tick[2], attributes={"md.product_id": tick[0], "md.sequence": tick[1]}
+        )
+        tick_span.end()
+        links.append(Link(tick_span.get_span_context()))
+    attributes = {"strategy.id": spec.id, "strategy.kind": spec.kind, "strategy.reason": reason}
+    with _tracer.start_as_current_span("strategy.decide", links=links, attributes=attributes):
+        for intent in intents:
+            await bus.publish_durable(subjects.intent(spec.id), intent, msg_id=intent.client_order_id)
+            metrics.INTENTS.labels(intent.purpose.value).inc()
+    if tick is not None:
+        metrics.TICK_TO_INTENT.observe((time.perf_counter_ns() - tick[3]) / 1e9)
+    _log.info(
+        "intents_published",
+        strategy_id=spec.id,
+        client_order_ids=[i.client_order_id for i in intents],
+        seqs=[i.intent_seq for i in intents],
+    )
+
+
+def events_durable(strategy_id: str) -> str:
+    """Durable consumer name of an instance's order events."""
+    return f"strategy-{strategy_id}-events"
+
+
+def fills_durable(strategy_id: str) -> str:
+    """Durable consumer name of an instance's fills."""
+    return f"strategy-{strategy_id}-fills"
+
+
+async def start_consumers(
+    bus: Bus,
+    spec: StrategySpec,
+    products: tuple[str, ...],
+    ack_wait_s: float,
+    on_event: Callable[[OrderEvent, DeliveryInfo], Awaitable[None]],
+    on_fill: Callable[[Fill, DeliveryInfo], Awaitable[None]],
+) -> list[Consumer]:
+    """One durable for the instance's order events, one for its products' fills. Durables outlive
+    the worker: a new owner resumes at the ack floor, so nothing is lost or applied twice (fills
+    are de-duplicated by trade id as well)."""
+    events = await bus.consume(
+        stream=subjects.STREAM_ORDER_EVENTS,
+        durable=events_durable(spec.id),
+        subject=subjects.order_event(subjects.ANY, spec.id),
+        message_type=OrderEvent,
+        handler=on_event,
+        ack_wait_s=ack_wait_s,
+    )
+    fills = await bus.consume(
+        stream=subjects.STREAM_FILLS,
+        durable=fills_durable(spec.id),
+        subject=subjects.fill(spec.venue, products[0]),
+        extra_subjects=tuple(subjects.fill(spec.venue, p) for p in products[1:]),
+        message_type=Fill,
+        handler=on_fill,
+        ack_wait_s=ack_wait_s,
+    )
+    return [events, fills]

@@ -1,0 +1,286 @@
+"""One running strategy instance: a single task that owns its engine, so market data, fills, order
+events and commands are applied strictly one after another (no locks, no interleaving at awaits).
+
+Ticks arrive synchronously from the router and only mark the instance dirty; everything else
+(fills, order events, commands) is queued with a future that resolves once the event is applied
+*and* snapshotted, so a durable consumer acks only what is safely stored.
+Order of effects on a decision: snapshot (with the new intents as `unsent`) → publish the intents
+(traced: the span starts at the decision and links the tick) → signal → status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from typing import Any, Protocol
+
+import structlog
+
+from services.strategy import metrics
+from services.strategy.config import StrategySettings
+from services.strategy.effects import TickMark, publish_intents, start_consumers
+from services.strategy.engine import Engine, Outcome
+from services.strategy.messages import InstanceSnapshot
+from services.strategy.orders import build_intent
+from services.strategy.router import TickRouter
+from shared import subjects
+from shared.bus import Bus, Consumer, DeliveryInfo
+from shared.messages.market import Ticker
+from shared.messages.orders import Fill, OrderEvent, OrderIntent
+from shared.messages.strategy import Signal, StrategySpec
+from shared.risk.products import ProductInfo
+from shared.strategies import OrderRequest
+
+_log = structlog.get_logger("strategy.instance")
+Job = tuple[str, Any, "asyncio.Future[Any]"]
+
+
+class Host(Protocol):
+    """What an instance needs from its slot: CAS snapshots, status, and commands it cannot do."""
+
+    worker_id: str
+
+    async def save_snapshot(self, snap: InstanceSnapshot) -> None: ...
+
+    async def publish_status(self, state: str, detail: str = "") -> None: ...
+
+    async def handle_command(self, instance: Instance, command: Any) -> Any: ...
+
+
+class Instance:
+    """Runs one engine until `stop()`; raises whatever the engine raised (the slot restarts it)."""
+
+    def __init__(
+        self,
+        host: Host,
+        bus: Bus,
+        router: TickRouter,
+        settings: StrategySettings,
+        spec: StrategySpec,
+        engine: Engine,
+        infos: dict[str, ProductInfo],
+        unsent: tuple[OrderIntent, ...] = (),
+    ) -> None:
+        self.host, self.bus, self.router, self.settings = host, bus, router, settings
+        self.spec, self.engine, self.infos = spec, engine, infos
+        self.sid = spec.id
+        self._unsent = unsent
+        self._jobs: collections.deque[Job] = collections.deque()
+        self._wake = asyncio.Event()
+        self._dirty = False
+        self._tick: TickMark | None = None  # product, sequence, receive ns, arrival perf ns
+        self._failure: BaseException | None = None
+        self._stopping = False
+        self._consumers: list[Consumer] = []
+        self.last_signal = ""
+        self._last_action = ""
+        self._last_state = ""
+        self._touched = False
+        self.ticks = 0
+        self.ready = asyncio.Event()
+
+    # ---- inputs ----
+    def on_ticker(self, ticker: Ticker) -> None:
+        """Router callback: cheap and synchronous; a failure is raised in the instance's task."""
+        try:
+            if self.engine.on_ticker(ticker):
+                self._tick = (
+                    ticker.product_id,
+                    ticker.sequence,
+                    ticker.receive_time_ns,
+                    time.perf_counter_ns(),
+                )
+                self._dirty = True
+                self._wake.set()
+        except Exception as exc:
+            self._failure = exc
+            self._wake.set()
+
+    async def submit(self, kind: str, payload: Any) -> Any:
+        """Queue an event or command and wait until it is applied and stored."""
+        if self._stopping:
+            raise RuntimeError("instance is stopping")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._jobs.append((kind, payload, future))
+        self._wake.set()
+        return await future
+
+    def stop(self) -> None:
+        """Return from `run()` after the event in hand, with a final snapshot; queued events are
+        refused (their durable consumers redeliver them to whoever runs the instance next)."""
+        self._stopping = True
+        self._wake.set()
+
+    # ---- the loop ----
+    async def run(self) -> None:
+        """Republish unsent intents, subscribe, then apply events until stopped."""
+        products = self.engine.products
+        try:
+            if self._unsent:
+                await self._publish(self._unsent, None, None)
+                self._unsent = ()
+                self._touched = True
+            await self._start_consumers()
+            for product in products:
+                await self.router.add(self.spec.venue, product, self.on_ticker)
+            self.ready.set()
+            await self._loop()
+            await self._save()
+        finally:
+            # Refuse and fail queued events first: a consumer handler waiting on one must return
+            # (and nak) before its consumer can stop.
+            self._stopping = True
+            while self._jobs:
+                _, _, future = self._jobs.popleft()
+                if not future.done():
+                    future.set_exception(RuntimeError("instance stopped"))
+            for product in products:
+                await self.router.remove(self.spec.venue, product, self.on_ticker)
+            for consumer in self._consumers:
+                await consumer.stop()
+
+    async def _loop(self) -> None:
+        s = self.settings
+        timer_every = int(min(1.0, s.heartbeat_interval_s) * 1e9)
+        next_timer = next_status = next_snapshot = 0
+        ticker = asyncio.create_task(self._pulse(min(0.25, s.heartbeat_interval_s)))
+        try:
+            await self._status("started")
+            while not self._stopping:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._failure is not None:
+                    raise self._failure
+                while self._jobs:
+                    await self._job(*self._jobs.popleft())
+                if self._dirty:
+                    self._dirty = False
+                    self.ticks += 1
+                    self._touched = True
+                    await self._apply(self.engine.process(time.time_ns()), self._tick)
+                now = time.time_ns()
+                if now >= next_timer:
+                    next_timer = now + timer_every
+                    await self._apply(self.engine.on_timer(now), None)
+                if now >= next_status:
+                    next_status = now + int(s.status_interval_s * 1e9)
+                    await self._status()
+                if now >= next_snapshot:
+                    next_snapshot = now + int(s.snapshot_interval_s * 1e9)
+                    if self._touched:
+                        await self._save()
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    async def _pulse(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            self._wake.set()
+
+    async def _job(self, kind: str, payload: Any, future: asyncio.Future[Any]) -> None:
+        try:
+            now = time.time_ns()
+            if kind == "fill":
+                result: Any = await self._apply(self.engine.on_fill(payload, now), None, store=True)
+            elif kind == "event":
+                result = await self._apply(self.engine.on_order_event(payload, now), None)
+            else:
+                result = await self.host.handle_command(self, payload)
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+            raise
+        if not future.done():
+            future.set_result(result)
+
+    # ---- effects ----
+    async def _apply(self, outcome: Outcome, tick: TickMark | None, *, store: bool = False) -> Outcome:
+        """Intents (rounded; unsendable ones reported back as done) → snapshot → publish → signal."""
+        now = time.time_ns()
+        pending: list[OrderRequest] = list(outcome.orders)
+        intents: list[OrderIntent] = []
+        changed = outcome.changed or store
+        while pending:
+            req = pending.pop(0)
+            product = self.engine.products[req.leg - 1]
+            built = build_intent(self.spec, product, self.infos[product], req, now)
+            if isinstance(built, str):
+                metrics.UNSENDABLE.labels(built).inc()
+                follow = self.engine.on_order_unsendable(req.seq, now, built)
+                pending.extend(follow.orders)
+                changed = True
+            else:
+                intents.append(built)
+        if intents:
+            self._unsent = tuple(intents)
+            await self._save()
+            await self._publish(self._unsent, outcome, tick)
+            self._unsent = ()
+            self._touched = True
+        elif changed:
+            await self._save()
+        decision = outcome.decision
+        if decision is not None and outcome.acted and (intents or decision.action.value != self._last_action):
+            self._last_action = decision.action.value
+            self.last_signal = f"{decision.action.value}:{decision.reason}"
+            signal = Signal(
+                strategy_id=self.sid,
+                action=decision.action,
+                value=decision.value,
+                reason=decision.reason,
+                signal_ns=now,
+            )
+            await self.bus.publish(subjects.signal(self.sid), signal, traced=False)
+        if changed or self.engine.state != self._last_state:
+            await self._status(outcome.reason)
+        return outcome
+
+    async def _publish(
+        self,
+        intents: tuple[OrderIntent, ...],
+        outcome: Outcome | None,
+        tick: TickMark | None,
+    ) -> None:
+        reason = outcome.decision.reason if outcome is not None and outcome.decision is not None else ""
+        await publish_intents(self.bus, self.spec, intents, reason, tick)
+
+    async def apply(self, outcome: Outcome) -> Outcome:
+        """Apply a command's outcome (resolve, halt) exactly like an event's."""
+        return await self._apply(outcome, None, store=True)
+
+    def snapshot(self) -> InstanceSnapshot:
+        """The instance's whole state now (with intents not yet confirmed published)."""
+        base = InstanceSnapshot(
+            strategy_id=self.sid,
+            params=self.spec.params,
+            worker_id=self.host.worker_id,
+            saved_ns=time.time_ns(),
+            unsent=self._unsent,
+        )
+        return self.engine.snapshot_into(base)
+
+    async def _save(self) -> None:
+        await self.host.save_snapshot(self.snapshot())
+        self._touched = False
+
+    async def _status(self, detail: str = "") -> None:
+        self._last_state = self.engine.state
+        await self.host.publish_status(self._last_state, detail)
+
+    # ---- execution feedback ----
+    async def _start_consumers(self) -> None:
+        self._consumers = await start_consumers(
+            self.bus, self.spec, self.engine.products, self.settings.ack_wait_s, self._on_event, self._on_fill
+        )
+
+    async def _on_event(self, event: OrderEvent, _: DeliveryInfo) -> None:
+        if event.strategy_id == self.sid:
+            await self.submit("event", event)
+
+    async def _on_fill(self, fill: Fill, _: DeliveryInfo) -> None:
+        if fill.strategy_id == self.sid:
+            await self.submit("fill", fill)

@@ -1,0 +1,53 @@
+"""Order requests → `OrderIntent`s: rounded to the product's grid *before* sending, deterministic
+client order ids, market IOC by default (the dual-leg machine prices nothing: it needs fills now).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shared.messages.orders import OrderIntent, OrderType, TimeInForce, client_order_id
+from shared.messages.strategy import StrategySpec
+from shared.money import ZERO, round_to_increment
+from shared.risk.products import ProductInfo
+from shared.strategies import OrderRequest
+
+
+def unsendable_reason(size: Decimal, price: Decimal, info: ProductInfo) -> str:
+    """Why an order of `size` at `price` cannot go to the venue ('' when it can)."""
+    if size <= ZERO:
+        return "size_rounds_to_zero"
+    if size < info.base_min_size:
+        return "below_min_size"
+    if info.min_notional > ZERO and price > ZERO and info.notional(size, price) < info.min_notional:
+        return "below_min_notional"
+    return ""
+
+
+def build_intent(
+    spec: StrategySpec, product: str, info: ProductInfo, req: OrderRequest, now_ns: int
+) -> OrderIntent | str:
+    """The intent for one request, or the reason it cannot be sent."""
+    size = round_to_increment(req.size, info.base_increment)
+    reason = unsendable_reason(size, req.reference_price, info)
+    if reason:
+        return reason
+    reference = None
+    if req.reference_price.is_finite() and req.reference_price > ZERO:
+        reference = round_to_increment(req.reference_price, info.price_increment, mode="nearest")
+    return OrderIntent(
+        client_order_id=client_order_id(spec.id, req.seq, req.leg),
+        strategy_id=spec.id,
+        intent_seq=req.seq,
+        leg=req.leg,
+        venue=spec.venue,
+        product_id=product,
+        side=req.side,
+        order_type=OrderType.MARKET,
+        size=size,
+        time_in_force=TimeInForce.IOC,
+        purpose=req.purpose,
+        reference_price=reference,
+        created_ns=now_ns,
+        reason=req.reason,
+    )

@@ -1,0 +1,79 @@
+"""What an instance needs before it can trade: the products' trading rules and (optionally)
+candle history to warm its signal core.
+
+Candle warm-up is best effort: if the market-data service does not answer within
+`warmup_timeout_s`, the instance warms up from live ticks and says so in the log. It runs only
+when no warm snapshot could be restored. MA bars come from candles of the same interval; the pairs
+windows (which count ticks) are pre-filled with one-minute closes of both legs — a coarser series,
+but a far better start than an empty window, and it is replaced tick by tick as the window rolls.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nats.errors
+import structlog
+
+from shared import subjects
+from shared.bus import Bus
+from shared.messages.market import Candle, CandleReply, CandleRequest
+from shared.messages.strategy import MaCrossoverParams, PairsParams, StrategySpec
+from shared.risk.products import ProductInfo
+
+_log = structlog.get_logger("strategy.warmup")
+_GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)
+
+
+async def load_products(bus: Bus, spec: StrategySpec) -> tuple[dict[str, ProductInfo], list[str]]:
+    """Trading rules of every product of `spec` from KV `products`, and the ones still missing."""
+    kv = await bus.kv(subjects.KV_PRODUCTS, ProductInfo)
+    found: dict[str, ProductInfo] = {}
+    missing: list[str] = []
+    for product in spec.products:
+        entry = await kv.get(subjects.product_key(spec.venue, product))
+        if entry is None:
+            missing.append(product)
+        else:
+            found[product] = entry.value
+    return found, missing
+
+
+def warmup_plan(spec: StrategySpec) -> tuple[int, int] | None:
+    """(granularity_s, bars) of history worth asking for, or None (basis needs none; an MA
+    interval that is not a venue granularity cannot be rebuilt from candles)."""
+    p = spec.params
+    if isinstance(p, MaCrossoverParams):
+        if p.interval_s not in _GRANULARITIES:
+            return None
+        return p.interval_s, p.long_window + 2
+    if isinstance(p, PairsParams):
+        return 60, max(p.window, p.hedge_window) + p.window + 2
+    return None
+
+
+async def fetch_history(bus: Bus, spec: StrategySpec, timeout_s: float) -> dict[str, list[Candle]]:
+    """Closed candles of every product per the plan; {} when there is no plan or no answer."""
+    plan = warmup_plan(spec)
+    if plan is None or timeout_s <= 0:
+        return {}
+    granularity, bars = plan
+    end = int(time.time()) // granularity * granularity
+    start = end - granularity * bars
+    out: dict[str, list[Candle]] = {}
+    for product in spec.products:
+        request = CandleRequest(
+            venue=spec.venue, product_id=product, start=start, end=end, granularity_s=granularity
+        )
+        try:
+            reply = await bus.request(
+                subjects.candles_rpc(spec.venue), request, CandleReply, timeout=timeout_s
+            )
+        except (TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError):
+            _log.info("warmup_from_live_ticks", strategy_id=spec.id, reason="no candle responder")
+            return {}
+        if reply.error:
+            _log.info("warmup_from_live_ticks", strategy_id=spec.id, reason=reply.error)
+            return {}
+        out[product] = list(reply.candles)
+    return out

@@ -1,0 +1,173 @@
+"""One worker, real nats-server: market data in, rounded intents out, fills back in."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+import pytest
+
+from services.strategy.messages import CommandAction, StrategyCommand, StrategyCommandReply
+from services.strategy.specs import put_spec
+from shared import subjects
+from shared.messages.market import Candle, CandleReply, CandleRequest
+from shared.messages.orders import OrderIntent, OrderType, Purpose, TimeInForce, client_order_id
+from shared.messages.strategy import MaCrossoverParams, PairsParams, Signal, StrategySpec, StrategyStatus
+from shared.testing import eventually
+from tests.integration.strategy.conftest import StartWorker
+from tests.integration.strategy.helpers import Collector, D, Side, fill, put_product, send, ticker, uid
+
+pytestmark = pytest.mark.integration
+SECOND = 1_000_000_000
+
+
+async def test_ma_crossover_emits_a_rounded_market_ioc_intent(bus, start_worker: StartWorker) -> None:
+    sid, product = uid("ma"), uid("MA")
+    await put_product(bus, product, base_increment="0.0001")
+    intents = await Collector[OrderIntent]().start(bus, subjects.intent(sid), OrderIntent)
+    signals = await Collector[Signal]().start(bus, subjects.signal(sid), Signal)
+    worker = await start_worker(uid("w"))
+    params = MaCrossoverParams(
+        product_id=product, short_window=2, long_window=3, interval_s=1, order_size=D("0.00123456")
+    )
+    await put_spec(bus, StrategySpec(id=sid, params=params))
+    await eventually(lambda: worker.states().get(sid) == "flat", timeout_s=5, what="instance running")
+
+    t0 = (time.time_ns() // SECOND + 1) * SECOND
+    for i, price in enumerate([100, 100, 100, 100, 90, 80, 70, 120, 150, 180, 180]):
+        await send(bus, ticker(product, price, ts_ns=t0 + i * SECOND, seq=i))
+    await eventually(lambda: intents.items, timeout_s=5, what="an intent")
+
+    intent = intents.items[0]
+    assert intent.side is Side.BUY
+    assert intent.size == D("0.0012")  # rounded down to the product's 0.0001 grid before sending
+    assert intent.client_order_id == client_order_id(sid, 1, 1)
+    assert (intent.order_type, intent.time_in_force, intent.purpose) == (
+        OrderType.MARKET,
+        TimeInForce.IOC,
+        Purpose.ENTRY,
+    )
+    assert intent.reference_price == D("120")
+    assert [s.action.value for s in signals.items] == ["buy"]
+    await eventually(lambda: worker.states().get(sid) == "entering", what="waiting for the fill")
+    await fill(bus, intent)
+    await eventually(lambda: worker.states().get(sid) == "in_position", what="long after the fill")
+
+
+def _pairs(sid: str, a: str, b: str, **overrides: object) -> StrategySpec:
+    params = PairsParams(
+        leg1_id=a,
+        leg2_id=b,
+        window=5,
+        entry_z=1.5,
+        exit_z=0.2,
+        hedge_ratio="fixed",
+        notional=D(1000),
+        entry_cooldown_ms=0,
+        exit_cooldown_ms=0,
+        execution_timeout_ms=60_000,
+        max_unhedged_ms=60_000,
+    )
+    return StrategySpec(id=sid, params=msgspec.structs.replace(params, **overrides))
+
+
+async def _enter_pairs(
+    bus, start_worker: StartWorker, **overrides: object
+) -> tuple[str, list[OrderIntent], Collector[OrderIntent], Any]:
+    sid, a, b = uid("pairs"), uid("PA"), uid("PB")
+    await put_product(bus, a, base_increment="0.001")
+    await put_product(bus, b, base_increment="0.001")
+    intents = await Collector[OrderIntent]().start(bus, subjects.intent(sid), OrderIntent)
+    worker = await start_worker(uid("w"))
+    await put_spec(bus, _pairs(sid, a, b, **overrides))
+    await eventually(lambda: worker.states().get(sid) == "flat", timeout_s=5, what="instance running")
+    # A flat spread (σ = 0, z = 0) then a jump: z = 2 > 1.5 whatever ticks were coalesced.
+    for i, p1 in enumerate(["100", "100", "100", "100", "100", "110"]):
+        await send(bus, ticker(b, 100, seq=i))
+        await send(bus, ticker(a, p1, seq=i))
+        await bus.nc.flush()
+        await eventually(lambda i=i: worker.slots[sid].instance.ticks > i, what=f"tick {i} processed")
+    await eventually(lambda: len(intents.items) == 2, what="two entry legs")
+    return sid, list(intents.items), intents, worker
+
+
+async def test_pairs_enters_with_two_legs_and_fills_reach_in_position(bus, start_worker: StartWorker) -> None:
+    status = Collector[StrategyStatus]()
+    sid, legs, _, worker = await _enter_pairs(bus, start_worker)
+    await status.start(bus, subjects.strategy_status(sid), StrategyStatus)
+    leg1, leg2 = sorted(legs, key=lambda i: i.leg)
+    # z above entry: short the spread — sell leg 1, buy leg 2, dollar-neutral at ratio 1.
+    assert (leg1.side, leg2.side) == (Side.SELL, Side.BUY)
+    assert leg1.size == D("9.090")  # 1000 / 110 rounded down to the 0.001 grid
+    assert leg2.size == D("9.999")  # 9.090 × 110 / 100 to the nearest 0.001
+    assert [leg1.client_order_id, leg2.client_order_id] == [
+        client_order_id(sid, 1, 1),
+        client_order_id(sid, 2, 2),
+    ]
+    assert worker.states()[sid] == "entering"
+    await fill(bus, leg1)
+    await fill(bus, leg2)
+    await eventually(lambda: worker.states()[sid] == "in_position", what="in position")
+    await eventually(
+        lambda: any(s.state == "in_position" and s.position for s in status.items), what="status"
+    )
+    last = [s for s in status.items if s.state == "in_position"][-1]
+    assert dict(last.position) == {leg1.product_id: D("-9.090"), leg2.product_id: D("9.999")}
+
+
+async def test_a_partial_fill_is_hedged_at_once(bus, start_worker: StartWorker) -> None:
+    sid, legs, intents, worker = await _enter_pairs(bus, start_worker)
+    leg1, leg2 = sorted(legs, key=lambda i: i.leg)
+    await fill(bus, leg1)
+    await fill(bus, leg2, D("4.000"))  # the venue filled 4 of 9.999 and cancelled the rest
+    await eventually(lambda: len(intents.items) == 3, what="a hedge intent")
+    hedge = intents.items[2]
+    assert (hedge.purpose, hedge.leg, hedge.side, hedge.size) == (Purpose.HEDGE, 2, Side.BUY, D("5.999"))
+    assert hedge.client_order_id == client_order_id(sid, 3, 2)
+    await fill(bus, hedge)
+    await eventually(lambda: worker.states()[sid] == "in_position", what="hedged into position")
+
+
+async def test_an_execution_timeout_reconciles_and_a_resolve_command_ends_it(
+    bus, start_worker: StartWorker
+) -> None:
+    sid, _, _, worker = await _enter_pairs(bus, start_worker, execution_timeout_ms=300)
+    await eventually(lambda: worker.states()[sid] == "reconciling", what="timed out into Reconciling")
+    command = StrategyCommand(action=CommandAction.RESOLVE, positions=(D(0), D(0)), reason="venue_flat")
+    reply = await bus.request(subjects.strategy_control(sid), command, StrategyCommandReply)
+    assert reply.ok
+    assert reply.state == "flat"
+    assert reply.detail == "resolved_flat:venue_flat"
+    assert worker.states()[sid] == "flat"
+
+
+async def test_candle_history_warms_the_core_when_market_data_answers(bus, start_worker: StartWorker) -> None:
+    sid, product = uid("warm"), uid("WM")
+    await put_product(bus, product)
+
+    async def history(request: CandleRequest) -> CandleReply:
+        starts = range(request.start, request.end, request.granularity_s)
+        candles = tuple(
+            Candle(
+                venue=request.venue,
+                product_id=request.product_id,
+                start=s,
+                granularity_s=request.granularity_s,
+                open=D(100),
+                high=D(100),
+                low=D(100),
+                close=D(100 + i),
+                volume=D(1),
+            )
+            for i, s in enumerate(starts)
+        )
+        return CandleReply(candles=candles)
+
+    await bus.serve(subjects.candles_rpc("coinbase"), CandleRequest, history)
+    worker = await start_worker(uid("w"), warmup_timeout_s=2.0)
+    params = MaCrossoverParams(product_id=product, short_window=2, long_window=3, interval_s=60)
+    await put_spec(bus, StrategySpec(id=sid, params=params))
+    await eventually(lambda: worker.states().get(sid) == "flat", what="running")
+    core = worker.slots[sid].instance.engine.core  # type: ignore[union-attr]
+    assert len(core.snapshot().long.xs) == 3  # the long window is already full: no live warm-up needed

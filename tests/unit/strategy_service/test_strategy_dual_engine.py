@@ -1,0 +1,112 @@
+"""The dual-leg engine: coalesced quotes, client order ids ↔ sequences, feedback into the machine."""
+
+from __future__ import annotations
+
+from services.strategy.build import build_engine
+from services.strategy.config import StrategySettings
+from services.strategy.dual_engine import DualEngine
+from shared.messages.base import Side
+from shared.messages.orders import OrderStatus, client_order_id
+from shared.messages.strategy import PairsParams, StrategySpec
+from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, info, tick
+
+SID, A, B = "pairs-1", "A-USD", "B-USD"
+
+
+def engine() -> DualEngine:
+    params = PairsParams(
+        leg1_id=A,
+        leg2_id=B,
+        window=5,
+        entry_z=1.5,
+        exit_z=0.2,
+        hedge_ratio="fixed",
+        notional=D(1000),
+        entry_cooldown_ms=0,
+        exit_cooldown_ms=0,
+    )
+    spec = StrategySpec(id=SID, params=params)
+    built, warm = build_engine(spec, {A: info(A, "0.001"), B: info(B, "0.001")}, StrategySettings(), None)
+    assert isinstance(built, DualEngine)
+    assert not warm
+    return built
+
+
+def enter(e: DualEngine) -> list:
+    orders = []
+    for i, p1 in enumerate([100, 100, 100, 100, 100, 110]):
+        now = T0 + i * SECOND
+        e.on_ticker(tick(B, 100, now))
+        assert e.on_ticker(tick(A, p1, now))
+        orders.extend(e.process(now).orders)
+    return orders
+
+
+def test_nothing_runs_until_both_legs_have_a_quote_and_a_burst_is_one_update() -> None:
+    e = engine()
+    assert not e.on_ticker(tick(A, 100, T0))
+    assert e.on_ticker(tick(B, 100, T0))
+    e.on_ticker(tick(A, 101, T0))
+    e.process(T0)
+    assert not e.process(T0).decision  # nothing new since
+
+
+def test_entry_orders_map_back_from_their_client_order_ids_and_fills_reach_in_position() -> None:
+    e = engine()
+    legs = enter(e)
+    assert [(o.seq, o.leg, o.side) for o in legs] == [(1, 1, Side.SELL), (2, 2, Side.BUY)]
+    assert e.seq_of(client_order_id(SID, 2, 2)) == 2
+    for o, product in zip(legs, (A, B), strict=True):
+        e.on_fill(fill_of(SID, o.seq, o.leg, product, o.side, str(o.size)), T0)
+        e.on_order_event(event_of(SID, o.seq, o.leg, product, o.side, OrderStatus.FILLED, str(o.size)), T0)
+    assert e.state == "in_position"
+    assert e.positions == ((A, -legs[0].size), (B, legs[1].size))
+
+
+def test_an_unsendable_entry_leg_is_done_unfilled_and_the_other_is_unwound() -> None:
+    e = engine()
+    first, second = enter(e)
+    e.on_fill(fill_of(SID, 1, 1, A, Side.SELL, str(first.size)), T0)
+    e.on_order_event(event_of(SID, 1, 1, A, Side.SELL, OrderStatus.FILLED, str(first.size)), T0)
+    out = e.on_order_unsendable(second.seq, T0, "below_min_size")
+    assert out.changed
+    assert [o.purpose.value for o in out.orders] == ["hedge"]
+
+
+def test_a_fill_for_an_order_we_do_not_know_moves_to_reconciling_and_resolve_leaves_it() -> None:
+    e = engine()
+    enter(e)
+    e.on_fill(fill_of(SID, 99, 1, A, Side.BUY, "1"), T0)
+    assert e.state == "reconciling"
+    out = e.resolve(T0, (D(0), D(0)), (), "venue_flat")
+    assert out.reason.startswith("resolved_flat")
+    assert e.state == "flat"
+    assert e.resolve(T0, (D(0),), (), "").reason == "resolve_needs_two_positions"
+
+
+def test_a_basis_instance_enters_cash_and_carry_hedged_in_whole_contracts() -> None:
+    from shared.messages.strategy import BasisParams
+    from shared.risk.products import ProductInfo
+
+    spot, future = "BTC-USD", "BIT-28NOV25-CDE"
+    infos = {
+        spot: info(spot, "0.00000001"),
+        future: ProductInfo(
+            venue="coinbase",
+            product_id=future,
+            base_increment=D(1),
+            price_increment=D(5),
+            contract_size=D("0.01"),
+        ),
+    }
+    spec = StrategySpec(
+        id="basis-1", params=BasisParams(spot_id=spot, future_id=future, notional=D(10_000), entry_bps=D(10))
+    )
+    e, _ = build_engine(spec, infos, StrategySettings(taker_fee_rate=D("0.0005")), None)
+    assert isinstance(e, DualEngine)
+    e.on_ticker(tick(spot, 100_000, T0))
+    e.on_ticker(tick(future, 102_000, T0))  # 200 bps of contango, far above costs + 10 bps
+    out = e.process(T0)
+    assert [(o.leg, o.side) for o in out.orders] == [(1, Side.BUY), (2, Side.SELL)]
+    assert out.orders[1].size == D(10)  # 0.1 BTC spot ↔ 10 nano contracts of 0.01 BTC
+    assert e.state == "entering"

@@ -1,0 +1,115 @@
+"""Intents, specs, settings and the restore rules."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from services.strategy.build import build_engine
+from services.strategy.config import StrategySettings
+from services.strategy.dual_engine import DualEngine
+from services.strategy.ma_engine import MaEngine
+from services.strategy.messages import InstanceSnapshot, MaBook
+from services.strategy.orders import build_intent
+from services.strategy.specs import SpecError, decode_spec, validate_spec
+from shared import codec
+from shared.messages.base import Side
+from shared.messages.orders import OrderType, Purpose, TimeInForce, client_order_id
+from shared.messages.strategy import MaCrossoverParams, PairsParams, StrategySpec
+from shared.strategies import OrderRequest
+from tests.unit.strategy_service.kit import D, info
+
+MA = StrategySpec(id="ma-1", params=MaCrossoverParams(product_id="BTC-USD", short_window=2, long_window=3))
+
+
+def request(size: str, price: str = "100") -> OrderRequest:
+    return OrderRequest(
+        seq=7, leg=1, side=Side.SELL, size=D(size), purpose=Purpose.EXIT, reference_price=D(price)
+    )
+
+
+def test_an_intent_is_rounded_down_to_the_grid_market_ioc_with_a_deterministic_id() -> None:
+    intent = build_intent(MA, "BTC-USD", info("BTC-USD", "0.001"), request("1.23456", "100.006"), 5)
+    assert not isinstance(intent, str)
+    assert intent.size == D("1.234")
+    assert intent.reference_price == D("100.01")
+    assert intent.client_order_id == client_order_id("ma-1", 7, 1)
+    assert (intent.order_type, intent.time_in_force, intent.intent_seq) == (
+        OrderType.MARKET,
+        TimeInForce.IOC,
+        7,
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "rules", "reason"),
+    [
+        ("0.0004", info("X", "0.001"), "size_rounds_to_zero"),
+        ("0.002", info("X", "0.001", min_size="0.01"), "below_min_size"),
+        ("0.002", info("X", "0.001", min_notional="1"), "below_min_notional"),
+    ],
+)
+def test_orders_the_venue_would_refuse_are_not_built(size: str, rules: object, reason: str) -> None:
+    assert build_intent(MA, "X", rules, request(size), 0) == reason  # type: ignore[arg-type]
+
+
+def test_specs_are_validated_on_write_and_read() -> None:
+    assert validate_spec(MA) == MA
+    with pytest.raises(SpecError, match="not a valid subject token"):
+        validate_spec(StrategySpec(id="x", params=MaCrossoverParams(product_id="BTC.USD")))
+    raw = msgspec.msgpack.encode(
+        {"id": "x", "params": {"type": "ma_crossover", "product_id": "A", "short_window": 9}}
+    )
+    assert "short_window" in str(decode_spec("x", raw))
+    assert "does not match" in str(decode_spec("other", codec.encode(MA)))
+    assert decode_spec("x", b"\xff\x00").startswith("invalid spec")  # type: ignore[union-attr]
+
+
+def test_settings_keep_the_lease_ttl_below_the_bucket_ttl() -> None:
+    with pytest.raises(ValueError, match="lease_ttl_s"):
+        StrategySettings(lease_ttl_s=20.0)
+    with pytest.raises(ValueError, match="worker_id"):
+        StrategySettings(worker_id="a.b")
+    assert StrategySettings().resolved_worker_id
+
+
+def test_restore_keeps_positions_and_sequence_and_restores_the_core_only_for_the_same_params() -> None:
+    infos = {"BTC-USD": info("BTC-USD")}
+    settings = StrategySettings()
+    book = MaBook(position=D("0.5"), next_seq=12)
+    engine, _ = build_engine(MA, infos, settings, None)
+    assert isinstance(engine, MaEngine)
+    snap = engine.snapshot_into(
+        InstanceSnapshot(strategy_id="ma-1", params=MA.params, worker_id="w", saved_ns=0)
+    )
+    snap = msgspec.structs.replace(snap, ma_book=book)
+    same, warm = build_engine(MA, infos, settings, snap)
+    assert warm
+    assert isinstance(same, MaEngine)
+    assert same.book.next_seq == 12
+    changed = msgspec.structs.replace(
+        MA, params=MaCrossoverParams(product_id="BTC-USD", short_window=3, long_window=9)
+    )
+    other, warm = build_engine(changed, infos, settings, snap)
+    assert not warm
+    assert isinstance(other, MaEngine)
+    assert other.book.position == D("0.5")
+    retired = msgspec.structs.replace(snap, retired=True)
+    fresh, _ = build_engine(MA, infos, settings, retired)
+    assert isinstance(fresh, MaEngine)
+    assert (fresh.book.position, fresh.book.next_seq) == (D(0), 12)
+
+
+def test_a_retired_dual_leg_snapshot_only_carries_the_order_sequence() -> None:
+    spec = StrategySpec(id="p", params=PairsParams(leg1_id="A", leg2_id="B"))
+    infos = {"A": info("A"), "B": info("B")}
+    engine, _ = build_engine(spec, infos, StrategySettings(), None)
+    assert isinstance(engine, DualEngine)
+    engine.machine.st.next_seq = 40
+    snap = engine.snapshot_into(
+        InstanceSnapshot(strategy_id="p", params=spec.params, worker_id="w", saved_ns=0)
+    )
+    again, warm = build_engine(spec, infos, StrategySettings(), msgspec.structs.replace(snap, retired=True))
+    assert isinstance(again, DualEngine)
+    assert not warm
+    assert again.machine.st.next_seq == 40
