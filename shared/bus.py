@@ -336,6 +336,7 @@ class Bus:
         message_type: type[T],
         handler: Callable[[T, DeliveryInfo], Awaitable[None]],
         extra_subjects: tuple[str, ...] = (),
+        new_only: bool = False,
         batch: int = 16,
         ack_wait_s: float = 30.0,
         max_deliver: int = -1,
@@ -345,12 +346,13 @@ class Bus:
         terminate undecodable messages (they would poison the queue forever).
 
         `extra_subjects` widens the filter (NATS 2.10 multi-filter consumers), e.g. one durable per
-        strategy instance over the fills of each of its products."""
+        strategy instance over the fills of each of its products. `new_only` starts a *new* durable
+        at the stream's end instead of its beginning (an existing durable always resumes)."""
         filters = [subject, *extra_subjects]
         config = api.ConsumerConfig(
             durable_name=durable,
             ack_policy=api.AckPolicy.EXPLICIT,
-            deliver_policy=api.DeliverPolicy.ALL,
+            deliver_policy=api.DeliverPolicy.NEW if new_only else api.DeliverPolicy.ALL,
             ack_wait=ack_wait_s,
             max_deliver=max_deliver,
             filter_subject=subject if not extra_subjects else None,
@@ -483,9 +485,9 @@ class TypedKV(Generic[T]):
         """Compare-and-set on revision; raises `nats.js.errors.KeyWrongLastSequenceError` if stale."""
         return int(await self._kv.update(key, codec.encode(value), last=last))
 
-    async def delete(self, key: str) -> None:
-        """Remove a key (a tombstone stays in history)."""
-        await self._kv.delete(key)
+    async def delete(self, key: str, *, last: int | None = None) -> None:
+        """Remove a key (a tombstone stays in history); with `last`, only if still at that revision."""
+        await self._kv.delete(key, last=last)
 
     async def keys(self) -> list[str]:
         """Every live key; empty when the bucket is empty."""
