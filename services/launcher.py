@@ -19,12 +19,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import structlog
 
 from services.stack import ServiceEntry, services_for
+from shared import streams, subjects
+from shared.bus import Bus
+from shared.config import NatsSettings
+from shared.messages import StrategySpec
 from shared.natsserver import NatsServer
 
 _log = structlog.get_logger("launcher")
+DEFAULT_PORTFOLIO = Path(__file__).resolve().parents[1] / "deploy" / "paper-portfolio.json"
 STOP_GRACE_S = 10.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0
@@ -56,9 +62,11 @@ class Launcher:
         profile: str = "paper",
         nats_port: int = 4222,
         entries: list[ServiceEntry] | None = None,
+        portfolio: Path | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.profile = profile
+        self.portfolio = portfolio
         self.entries = entries if entries is not None else [e for e in services_for(profile) if e.available]
         self.nats = NatsServer(self.data_dir / "nats", port=nats_port)
         self.managed: list[Managed] = []
@@ -165,6 +173,22 @@ class Launcher:
             ),
         }
 
+    async def _seed_portfolio(self, path: Path) -> None:
+        """Start the default instances on a fresh stack (never over an operator's own specs)."""
+        specs = msgspec.json.decode(path.read_bytes(), type=list[StrategySpec])
+        bus = await Bus.connect(NatsSettings(url=self.nats.url), service="launcher")
+        try:
+            await streams.provision(bus.js)
+            kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+            if await kv.keys():
+                _log.info("portfolio_kept", reason="specs already exist")
+                return
+            for spec in specs:
+                await kv.put(spec.id, spec)
+            _log.info("portfolio_seeded", file=str(path), instances=[s.id for s in specs])
+        finally:
+            await bus.close()
+
     def _write_stack_file(self) -> None:
         """`data/stack.json` tells CLI commands where the running stack's NATS and services are."""
         stack = {
@@ -191,6 +215,8 @@ class Launcher:
                     break
                 await self._start_service(entry)
             self._write_stack_file()
+            if self.portfolio is not None and not self.stopping.is_set():
+                await self._seed_portfolio(self.portfolio)
             self.started.set()
             _log.info("stack_running", services=[m.entry.name for m in self.managed], stop="Ctrl-C")
             await self.stopping.wait()

@@ -42,6 +42,10 @@ def up(
     ),
     live: Annotated[bool, typer.Option("--live", help="Trade on Coinbase for real (needs keys).")] = False,
     nats_port: Annotated[int, typer.Option(help="NATS client port; 0 picks a free one.")] = 4222,
+    portfolio: Annotated[
+        Path | None, typer.Option(help="Specs to start on a fresh paper stack (default: the demo portfolio).")
+    ] = None,
+    no_portfolio: Annotated[bool, typer.Option("--no-portfolio", help="Start with no instances.")] = False,
     show: Annotated[
         bool, typer.Option("--dashboard/--no-dashboard", help="Live view on a terminal (logs go to files).")
     ] = True,
@@ -64,8 +68,14 @@ def up(
     dashboard = show and sys.stdout.isatty()
     data_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
     configure_logging("launcher", log_file=str(data_dir / "logs" / "launcher.log") if dashboard else None)
+    from services.launcher import DEFAULT_PORTFOLIO
+
+    seed = None if no_portfolio or live else (portfolio or DEFAULT_PORTFOLIO)
     launcher = Launcher(
-        data_dir, profile="live" if live else "paper", nats_port=nats_port if nats_port else -1
+        data_dir,
+        profile="live" if live else "paper",
+        nats_port=nats_port if nats_port else -1,
+        portfolio=seed,
     )
     raise typer.Exit(asyncio.run(_run_stack(launcher, dashboard)))
 

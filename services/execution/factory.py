@@ -1,0 +1,27 @@
+"""The small factory that picks the adapter from `mode` (STYLE #5): the only place that knows both."""
+
+from __future__ import annotations
+
+from services.execution.adapter import ExecutionAdapter
+from services.execution.coinbase.adapter import CoinbaseAdapter
+from services.execution.coinbase.http import CoinbaseHttp, build_client
+from services.execution.config import ExecutionSettings
+from services.execution.errors import FatalVenueError
+from services.execution.paper.adapter import PaperAdapter
+from shared.bus import Bus
+from shared.config import CoinbaseCredentials
+
+
+def build_adapter(
+    settings: ExecutionSettings, bus: Bus, credentials: CoinbaseCredentials | None = None
+) -> ExecutionAdapter:
+    """`paper` → `PaperAdapter`; `live` → `CoinbaseAdapter` with keys from the environment."""
+    venue = settings.venue.name
+    if settings.mode == "paper":
+        return PaperAdapter(venue, settings.paper, bus)
+    creds = credentials or CoinbaseCredentials.from_environment()
+    if creds is None:
+        raise FatalVenueError("live mode needs COINBASE_API_KEY and COINBASE_API_SECRET")
+    client = build_client(settings.venue, creds, settings.live.request_timeout_s)
+    http = CoinbaseHttp(client, settings.live)
+    return CoinbaseAdapter(venue, settings.live, http, bus, user_channel=(settings.venue, creds))

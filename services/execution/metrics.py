@@ -1,0 +1,17 @@
+"""Prometheus metrics of the execution service (names the Grafana dashboard expects)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+ORDERS = Counter("execution_orders_total", "Order events published, by status", ["status"])
+ORDER_LATENCY = Histogram(
+    "execution_order_latency_seconds",
+    "Time from receiving an approved order to its outcome being recorded on the bus",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
+FILLS = Counter("execution_fills_total", "Fills published, by liquidity", ["liquidity"])
+REDELIVERED = Counter(
+    "execution_redelivered_total", "Redelivered orders, by whether the venue already had them", ["found"]
+)
+VENUE_RETRIES = Counter("execution_venue_retries_total", "Venue calls retried, by error class", ["error"])

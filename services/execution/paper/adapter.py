@@ -1,0 +1,314 @@
+"""The paper adapter: the simulator's venue core, fed with live market data from the bus.
+
+`md.book` levels become the liquidity of a `shared.venue.Venue` (or `md.ticker` top of book while a
+product has no book); market orders walk it, limit orders take what crosses and rest; a new book
+that crosses a resting order, or a public trade through it, fills it as maker. Holds, fees and
+Coinbase's reject reasons come from the same core the exchange simulator uses (STYLE #5).
+One paper venue per account: run a single replica in paper mode (its book lives in memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from decimal import Decimal
+
+import msgspec
+import structlog
+
+from services.execution.adapter import ReportSink, make_event
+from services.execution.coinbase import constants as c
+from services.execution.config import PaperSettings
+from services.execution.errors import OrderRejectedError
+from services.execution.paper.convert import fee_schedule, product_info, status_of, to_fill, to_request, widen
+from services.execution.paper.state import PaperAccountState, PaperOrderRecord
+from shared import subjects
+from shared.bus import Bus, Subscription, TypedKV
+from shared.messages import BookLevel, BookUpdate, CancelRequest, Order, OrderStatus, Ticker, Trade
+from shared.risk.products import ProductInfo
+from shared.venue import OrderRejectedError as VenueRejectedError
+from shared.venue import OrderRequest, Product, Side, Venue, default_products
+
+_log = structlog.get_logger("execution.paper")
+
+
+class PaperAdapter:
+    """`ExecutionAdapter` over an in-memory `Venue`; state survives restarts through KV."""
+
+    def __init__(
+        self,
+        venue: str,
+        settings: PaperSettings,
+        bus: Bus,
+        *,
+        products: list[Product] | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.venue = venue
+        self.settings = settings
+        self._bus = bus
+        self._clock = clock
+        self.engine = Venue(
+            products or default_products(clock()), fees=fee_schedule(settings), duplicate_mode="reject"
+        )
+        self._lock = asyncio.Lock()
+        self._sink: ReportSink | None = None
+        self._records: dict[str, PaperOrderRecord] = {}
+        self._internal: dict[str, str] = {}
+        self._book_seen: set[str] = set()
+        self._slippage = Decimal(str(settings.slippage_bps))
+        self._orders_kv: TypedKV[PaperOrderRecord] | None = None
+        self._account_kv: TypedKV[PaperAccountState] | None = None
+        self._prefix = f"{venue}.{settings.account_id}"
+        self._subscriptions: list[Subscription] = []
+        self.submissions = 0
+        self.book_updates = 0
+
+    @property
+    def account(self) -> str:
+        """The simulated account's id inside the venue core."""
+        return self.settings.account_id
+
+    # ---- lifecycle ----
+    async def start(self, sink: ReportSink) -> None:
+        """Restore the account and open orders from KV, then follow market data."""
+        self._sink = sink
+        self._orders_kv = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperOrderRecord)
+        self._account_kv = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)
+        await self._restore()
+        venue, depth = self.venue, 64
+        self._subscriptions = [
+            await self._bus.subscribe(
+                subjects.book(venue, subjects.ANY), BookUpdate, self._on_book, traced=False, max_pending=depth
+            ),
+            await self._bus.subscribe(
+                subjects.ticker(venue, subjects.ANY), Ticker, self._on_ticker, traced=False, max_pending=depth
+            ),
+            await self._bus.subscribe(
+                subjects.trade(venue, subjects.ANY), Trade, self._on_trade, traced=False, max_pending=depth
+            ),
+        ]
+
+    async def stop(self) -> None:
+        """Stop following market data; every change was already persisted when it happened."""
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        self._subscriptions = []
+
+    async def products(self) -> list[ProductInfo]:
+        """The venue core's catalogue (the simulator's products)."""
+        return [product_info(self.venue, p) for p in self.engine.products.values()]
+
+    async def _restore(self) -> None:
+        assert self._account_kv is not None
+        assert self._orders_kv is not None
+        account = self.engine.account(self.account)
+        entry = await self._account_kv.get(f"{self._prefix}.account")
+        if entry is not None:
+            quote_of = {pid: p.quote_currency for pid, p in self.engine.products.items()}
+            entry.value.restore(account, quote_of)
+        else:
+            for currency, amount in self.settings.initial_balances.items():
+                account.set_balance(currency, Decimal(amount))
+            await self._save_account()
+        order_prefix = f"{self._prefix}.order."
+        for key in await self._orders_kv.keys():
+            if key.startswith(order_prefix):
+                stored = await self._orders_kv.get(key)
+                if stored is not None:
+                    self._records[stored.value.order.client_order_id] = stored.value
+        for record in [r for r in self._records.values() if r.is_open]:
+            await self._reopen(record)
+
+    async def _reopen(self, record: PaperOrderRecord) -> None:
+        """Put a resting order back on the fresh book with its remaining size (holds follow)."""
+        remaining = msgspec.structs.replace(record.order, size=record.order.size - record.filled_size)
+        try:
+            submitted = self.engine.submit(self._request(remaining), self._clock())
+        except (VenueRejectedError, OrderRejectedError) as exc:
+            reason = getattr(exc, "reason", "RESTORE_FAILED")
+            _log.warning(
+                "paper_order_not_restored", client_order_id=record.order.client_order_id, reason=reason
+            )
+            await self._save(msgspec.structs.replace(record, status=OrderStatus.CANCELLED, reason=reason))
+            return
+        self._internal[record.order.client_order_id] = submitted.order.order_id
+
+    # ---- persistence and reporting ----
+    @property
+    def sink(self) -> ReportSink:
+        assert self._sink is not None, "adapter not started"
+        return self._sink
+
+    async def _save(self, record: PaperOrderRecord) -> None:
+        assert self._orders_kv is not None
+        self._records[record.order.client_order_id] = record
+        await self._orders_kv.put(f"{self._prefix}.order.{record.order.client_order_id}", record)
+
+    async def _save_account(self) -> None:
+        assert self._account_kv is not None
+        await self._account_kv.put(
+            f"{self._prefix}.account", PaperAccountState.of(self.engine.account(self.account))
+        )
+
+    async def _report(self, record: PaperOrderRecord, status: OrderStatus | None = None) -> None:
+        status = status or record.status
+        accepted = status is OrderStatus.ACCEPTED  # re-reported exactly as first sent (same msg id)
+        await self.sink.order_event(
+            make_event(
+                record.order,
+                status,
+                self._clock(),
+                venue_order_id=record.venue_order_id,
+                filled_size=Decimal(0) if accepted else record.filled_size,
+                average_price=None if accepted else record.average_price,
+                reason=record.reason,
+            )
+        )
+
+    def _request(self, order: Order) -> OrderRequest:
+        return to_request(order, self.account)
+
+    # ---- placement ----
+    async def place(self, order: Order) -> OrderStatus:
+        """Match now (after the configured latency); every outcome is persisted, then reported."""
+        if self.settings.latency_ms > 0:
+            await asyncio.sleep(self.settings.latency_ms / 1000)
+        async with self._lock:
+            self.submissions += 1
+            try:
+                if order.venue != self.venue:
+                    raise OrderRejectedError(
+                        c.WRONG_VENUE, f"order for {order.venue!r} reached {self.venue!r}"
+                    )
+                result = self.engine.submit(self._request(order), self._clock())
+            except (VenueRejectedError, OrderRejectedError) as exc:
+                record = PaperOrderRecord(order=order, status=OrderStatus.REJECTED, reason=exc.reason)
+                _log.info("paper_order_rejected", client_order_id=order.client_order_id, reason=exc.reason)
+                await self._save(record)
+                await self._report(record)
+                return OrderStatus.REJECTED
+            venue_order_id = result.order.order_id
+            self._internal[order.client_order_id] = venue_order_id
+            record = PaperOrderRecord(order=order, venue_order_id=venue_order_id)
+            await self._save(record)
+            await self._report(record, OrderStatus.ACCEPTED)
+            await self._flush()
+            return self._records[order.client_order_id].status
+
+    async def resume(self, order: Order, *, redelivered: bool) -> bool:
+        """The paper venue's own records are the venue's memory: re-report, never re-match."""
+        record = self._records.get(order.client_order_id)
+        if record is None:
+            return False
+        if record.venue_order_id:
+            await self._report(record, OrderStatus.ACCEPTED)
+        for fill in record.fills:
+            await self.sink.fill(fill)
+        await self._report(record)
+        return True
+
+    async def _flush(self) -> None:
+        """Turn what the venue core did into persisted records, then fills and status events."""
+        events = self.engine.drain_events()
+        touched: dict[str, PaperOrderRecord] = {}
+        new_fills = []
+        for vfill in events.fills:
+            record = touched.get(vfill.client_order_id) or self._records.get(vfill.client_order_id)
+            if record is None:
+                continue
+            fill = to_fill(vfill, record.order, record.venue_order_id)
+            new_fills.append(fill)
+            touched[vfill.client_order_id] = msgspec.structs.replace(record, fills=(*record.fills, fill))
+        for vorder in events.orders:
+            coid = vorder.request.client_order_id
+            record = touched.get(coid) or self._records.get(coid)
+            if record is None or self._internal.get(coid) != vorder.order_id:
+                continue
+            status = status_of(vorder, record.filled_size)
+            reason = vorder.cancel_message if status is OrderStatus.CANCELLED else ""
+            touched[coid] = msgspec.structs.replace(record, status=status, reason=reason)
+        if not touched:
+            return
+        previous = {coid: self._records.get(coid) for coid in touched}
+        for record in touched.values():
+            await self._save(record)
+        await self._save_account()
+        for fill in new_fills:
+            await self.sink.fill(fill)
+        for coid, record in touched.items():
+            before = previous[coid]
+            if (
+                before is None
+                or before.status is not record.status
+                or before.filled_size != record.filled_size
+            ):
+                await self._report(record)
+
+    # ---- market data ----
+    async def _on_book(self, update: BookUpdate) -> None:
+        product = self.engine.products.get(update.product_id)
+        if product is None:
+            return
+        self._book_seen.add(update.product_id)
+        await self._set_liquidity(product, update.bids, update.asks)
+
+    async def _on_ticker(self, ticker: Ticker) -> None:
+        product = self.engine.products.get(ticker.product_id)
+        if product is None or not self.settings.use_tickers or ticker.product_id in self._book_seen:
+            return
+        bids = (BookLevel(price=ticker.bid, size=ticker.bid_size),)
+        asks = (BookLevel(price=ticker.ask, size=ticker.ask_size),)
+        await self._set_liquidity(product, bids, asks)
+
+    async def _set_liquidity(
+        self, product: Product, bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...]
+    ) -> None:
+        inc = product.price_increment
+        async with self._lock:
+            self.engine.set_liquidity(
+                product.product_id,
+                widen(bids, bids=True, slippage_bps=self._slippage, increment=inc),
+                widen(asks, bids=False, slippage_bps=self._slippage, increment=inc),
+                self._clock(),
+            )
+            self.book_updates += 1
+            await self._flush()
+
+    async def _on_trade(self, trade: Trade) -> None:
+        if (
+            not self.settings.fill_on_trades
+            or trade.product_id not in self.engine.products
+            or trade.size <= 0
+        ):
+            return
+        async with self._lock:
+            self.engine.take_liquidity(
+                trade.product_id, Side(trade.side.value), trade.size, trade.price, self._clock()
+            )
+            await self._flush()
+
+    # ---- cancels ----
+    async def cancel(self, request: CancelRequest) -> None:
+        """Cancel named orders, or every open one (of `strategy_id` when set)."""
+        async with self._lock:
+            if request.client_order_ids:
+                targets = [self._records[c] for c in request.client_order_ids if c in self._records]
+            else:
+                targets = [
+                    r
+                    for r in self._records.values()
+                    if not request.strategy_id or r.order.strategy_id == request.strategy_id
+                ]
+            for record in targets:
+                internal = self._internal.get(record.order.client_order_id)
+                if record.is_open and internal is not None:
+                    refused = self.engine.cancel(internal, self._clock(), account_id=self.account)
+                    if refused:
+                        _log.info(
+                            "paper_cancel_refused",
+                            client_order_id=record.order.client_order_id,
+                            reason=refused,
+                        )
+            await self._flush()

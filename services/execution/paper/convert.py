@@ -1,0 +1,108 @@
+"""Pure conversions between the venue core's objects and bus messages, plus the slippage model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from services.execution.coinbase.parse import order_configuration
+from services.execution.config import PaperSettings
+from shared.messages import BookLevel, Fill, Liquidity, Order, OrderStatus
+from shared.money import round_to_increment
+from shared.risk.products import ProductInfo
+from shared.venue import FeeSchedule, FeeTier, OrderRequest, Product, parse_order_request
+from shared.venue import Fill as VenueFill
+from shared.venue import Order as VenueOrder
+from shared.venue import OrderStatus as VenueStatus
+
+ZERO = Decimal(0)
+BPS = Decimal(10_000)
+
+
+def fee_schedule(settings: PaperSettings) -> FeeSchedule:
+    """Coinbase's tiers by default (US Intro spot), overridable per setting."""
+    return FeeSchedule(
+        spot=FeeTier(
+            pricing_tier="Paper spot",
+            maker_fee_rate=Decimal(settings.maker_fee_rate),
+            taker_fee_rate=Decimal(settings.taker_fee_rate),
+        ),
+        futures=FeeTier(
+            pricing_tier="Paper futures",
+            maker_fee_rate=Decimal(settings.futures_maker_fee_rate),
+            taker_fee_rate=Decimal(settings.futures_taker_fee_rate),
+        ),
+    )
+
+
+def product_info(venue: str, product: Product) -> ProductInfo:
+    """A venue-core product as the trading rules risk and strategies read from KV `products`."""
+    return ProductInfo(
+        venue=venue,
+        product_id=product.product_id,
+        base_increment=product.base_increment,
+        price_increment=product.price_increment,
+        base_min_size=product.base_min_size,
+        min_notional=product.quote_min_size,
+        contract_size=product.contract_size,
+    )
+
+
+def widen(
+    levels: Iterable[BookLevel], *, bids: bool, slippage_bps: Decimal, increment: Decimal
+) -> list[tuple[Decimal, Decimal]]:
+    """Book levels as venue liquidity, moved `slippage_bps` away from the mid (bids down, asks up),
+    kept on the price grid; empty levels dropped."""
+    out: list[tuple[Decimal, Decimal]] = []
+    for level in levels:
+        if level.size <= ZERO or level.price <= ZERO:
+            continue
+        price = level.price
+        if slippage_bps > ZERO:
+            factor = (BPS - slippage_bps) / BPS if bids else (BPS + slippage_bps) / BPS
+            price = round_to_increment(price * factor, increment, mode="down" if bids else "up")
+        out.append((price, level.size))
+    return out
+
+
+def status_of(order: VenueOrder, filled: Decimal) -> OrderStatus:
+    """Our lifecycle status of a venue-core order."""
+    if order.status is VenueStatus.FILLED:
+        return OrderStatus.FILLED
+    if order.status is VenueStatus.CANCELLED:
+        return OrderStatus.CANCELLED
+    if order.status is VenueStatus.EXPIRED:
+        return OrderStatus.EXPIRED
+    if order.status is VenueStatus.FAILED:
+        return OrderStatus.REJECTED
+    return OrderStatus.PARTIALLY_FILLED if filled > ZERO else OrderStatus.ACCEPTED
+
+
+def to_fill(fill: VenueFill, order: Order, venue_order_id: str) -> Fill:
+    """One side of a venue-core trade as the bus `Fill` (commission in quote currency)."""
+    return Fill(
+        trade_id=fill.trade_id,
+        client_order_id=order.client_order_id,
+        venue_order_id=venue_order_id,
+        strategy_id=order.strategy_id,
+        venue=order.venue,
+        product_id=fill.product_id,
+        side=order.side,
+        price=fill.price,
+        size=fill.size,
+        fee=fill.commission,
+        liquidity=Liquidity(fill.liquidity.value),
+        fill_ns=fill.time_ns,
+    )
+
+
+def to_request(order: Order, account_id: str) -> OrderRequest:
+    """The venue-core request for `order`, built from the very `order_configuration` the live adapter
+    sends, so paper parses, validates and rejects exactly like the simulator does."""
+    body = {
+        "client_order_id": order.client_order_id,
+        "product_id": order.product_id,
+        "side": order.side.value,
+        "order_configuration": order_configuration(order),
+    }
+    return parse_order_request(body, account_id=account_id)

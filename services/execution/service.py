@@ -1,0 +1,181 @@
+"""The execution service: the work queue in, outcomes out, one adapter (paper or live) in between.
+
+Thin by design (STYLE #4): it owns the durable consumers, publishing (durable, with the contract's
+msg ids so a repeat is stored once), metrics and the product catalogue; all venue behaviour lives in
+the adapter. An order is acked only after its outcome events were stored by JetStream, because the
+bus acks after the handler returns and the sink awaits every publish ack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+
+import structlog
+
+from services.execution import metrics
+from services.execution.adapter import ExecutionAdapter
+from services.execution.config import ExecutionSettings
+from services.execution.errors import ExecutionError, FatalVenueError
+from services.execution.factory import build_adapter
+from shared import subjects
+from shared.bus import Bus, Consumer, DeliveryInfo
+from shared.config import CoinbaseCredentials
+from shared.messages import CancelRequest, Fill, Order, OrderEvent
+from shared.risk.products import ProductInfo
+from shared.runtime import EXIT_CONFIG, ServiceContext
+
+_log = structlog.get_logger("execution")
+
+
+class ExecutionService:
+    """Consumes `orders.approved.<venue>` and `orders.cancel.<venue>`; implements `ReportSink`."""
+
+    def __init__(self, settings: ExecutionSettings, adapter: ExecutionAdapter | None = None) -> None:
+        self.settings = settings
+        self.venue = settings.venue.name
+        self._adapter = adapter
+        self._bus: Bus | None = None
+        self._consumers: list[Consumer] = []
+        self._refresh: asyncio.Task[None] | None = None
+        self.fatal = ""
+        self.events_published = 0
+        self.fills_published = 0
+
+    @property
+    def adapter(self) -> ExecutionAdapter:
+        """The venue adapter (built from settings at start unless one was injected)."""
+        assert self._adapter is not None, "service not started"
+        return self._adapter
+
+    @property
+    def bus(self) -> Bus:
+        assert self._bus is not None, "service not started"
+        return self._bus
+
+    async def start(self, ctx: ServiceContext) -> None:
+        """Start the adapter, publish the catalogue, then start consuming orders and cancels."""
+        self._bus = ctx.bus
+        if self._adapter is None:
+            self._adapter = build_adapter(self.settings, ctx.bus)
+        await self.adapter.start(self)
+        await self.publish_products()
+        ctx.add_ready_check("venue", lambda: not self.fatal)
+        ctx.add_ready_detail("execution", lambda: {"mode": self.settings.mode, "fatal": self.fatal})
+        durable = f"execution-{self.venue}"
+        common = {"ack_wait_s": self.settings.ack_wait_s, "retry_delay_s": self.settings.redelivery_delay_s}
+        self._consumers = [
+            await ctx.bus.consume(
+                stream=subjects.STREAM_APPROVED,
+                durable=durable,
+                subject=subjects.approved(self.venue),
+                message_type=Order,
+                handler=self.on_order,
+                batch=1,
+                **common,  # type: ignore[arg-type]
+            ),
+            await ctx.bus.consume(
+                stream=subjects.STREAM_CANCELS,
+                durable=f"{durable}-cancel",
+                subject=subjects.cancel(self.venue),
+                message_type=CancelRequest,
+                handler=self.on_cancel,
+                batch=1,
+                **common,  # type: ignore[arg-type]
+            ),
+        ]
+        self._refresh = asyncio.create_task(self._refresh_loop(), name="execution-products")
+        _log.info("execution_started", mode=self.settings.mode, venue=self.venue)
+
+    async def stop(self) -> None:
+        """Finish the order in hand, stop consuming, then stop the adapter."""
+        for consumer in self._consumers:
+            await consumer.stop()
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+        await self.adapter.stop()
+
+    # ---- handlers ----
+    async def on_order(self, order: Order, info: DeliveryInfo) -> None:
+        """Place once: a redelivered order is looked up at the venue first. Raising naks it."""
+        started = time.perf_counter()
+        redelivered = info.num_delivered > 1
+        try:
+            if await self.adapter.resume(order, redelivered=redelivered):
+                metrics.REDELIVERED.labels("true").inc()
+                _log.info(
+                    "order_already_at_venue",
+                    client_order_id=order.client_order_id,
+                    deliveries=info.num_delivered,
+                )
+                return
+            if redelivered:
+                metrics.REDELIVERED.labels("false").inc()
+            status = await self.adapter.place(order)
+        except FatalVenueError as exc:
+            self.fatal = str(exc)
+            _log.error("venue_fatal", error=str(exc))
+            raise
+        metrics.ORDER_LATENCY.observe(time.perf_counter() - started)
+        _log.info("order_handled", client_order_id=order.client_order_id, status=status.value)
+
+    async def on_cancel(self, request: CancelRequest, info: DeliveryInfo) -> None:
+        """Cancels always pass (STYLE #7); failures are retried through redelivery."""
+        if request.venue != self.venue:
+            _log.warning("cancel_for_other_venue", venue=request.venue)
+            return
+        await self.adapter.cancel(request)
+
+    # ---- ReportSink ----
+    async def order_event(self, event: OrderEvent) -> None:
+        """Publish durably; the msg id makes a re-report of the same state a no-op."""
+        msg_id = f"{event.client_order_id}:{event.status.value}:{event.filled_size}"
+        await self.bus.publish_durable(
+            subjects.order_event(event.venue, event.strategy_id), event, msg_id=msg_id
+        )
+        metrics.ORDERS.labels(event.status.value).inc()
+        self.events_published += 1
+
+    async def fill(self, fill: Fill) -> None:
+        """Publish durably, de-duplicated by the venue's trade id."""
+        msg_id = f"{fill.venue}:{fill.trade_id}"
+        await self.bus.publish_durable(subjects.fill(fill.venue, fill.product_id), fill, msg_id=msg_id)
+        metrics.FILLS.labels(fill.liquidity.value).inc()
+        self.fills_published += 1
+
+    # ---- catalogue ----
+    async def publish_products(self) -> list[ProductInfo]:
+        """Write the venue's trading rules to KV `products` (key `<venue>.<product_id>`)."""
+        products = await self.adapter.products()
+        kv = await self.bus.kv(subjects.KV_PRODUCTS, ProductInfo)
+        for product in products:
+            try:
+                key = subjects.product_key(self.venue, product.product_id)
+            except ValueError:
+                continue
+            await kv.put(key, product)
+        _log.info("products_published", count=len(products))
+        return products
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.products_refresh_s)
+            try:
+                await self.publish_products()
+            except ExecutionError as exc:
+                _log.warning("products_refresh_failed", error=str(exc))
+
+
+def build_execution_service(settings: ExecutionSettings) -> ExecutionService:
+    """The runtime's factory: the adapter is chosen from `settings.mode` when the service starts.
+
+    Live mode without keys is a configuration error: say so in one line and exit 2 (no traceback).
+    """
+    if settings.mode == "live" and CoinbaseCredentials.from_environment() is None:
+        print("execution: live mode needs COINBASE_API_KEY and COINBASE_API_SECRET", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG)
+    return ExecutionService(settings)

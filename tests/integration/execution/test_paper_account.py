@@ -1,0 +1,82 @@
+"""The paper account: funds checked with Coinbase's reasons, state in KV `paper_account` across restarts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from services.execution.config import PaperSettings
+from services.execution.paper.adapter import PaperAdapter
+from services.execution.paper.state import PaperAccountState
+from shared import subjects
+from shared.messages import OrderStatus, OrderType, Side, TimeInForce
+
+from .harness import PaperHarness, make_order
+
+pytestmark = pytest.mark.integration
+LIMIT = {"order_type": OrderType.LIMIT, "time_in_force": TimeInForce.GTC}
+
+
+def adapter(paper: PaperHarness) -> PaperAdapter:
+    return paper.paper
+
+
+async def test_account_and_resting_orders_survive_a_restart(paper: PaperHarness) -> None:
+    settings = {"paper": PaperSettings(initial_balances={"USD": "100"})}
+    await paper.start(**settings)
+    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
+    buy = make_order(paper.venue, size=Decimal("0.5"))
+    await paper.submit(buy)
+    await paper.recorder.wait_status(buy.client_order_id, OrderStatus.FILLED)
+    resting = make_order(paper.venue, size=Decimal("0.4"), limit_price=Decimal("99.00"), **LIMIT)
+    await paper.submit(resting)
+    await paper.recorder.wait_status(resting.client_order_id, OrderStatus.ACCEPTED)
+    await paper.stop()
+
+    kv = await paper.bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)
+    stored = await kv.get(f"{paper.venue}.paper.account")
+    assert stored is not None
+    spent = Decimal("0.5") * 100 * Decimal("1.009")  # 0.5 BTC at 100 plus the 0.90% taker fee
+    assert stored.value.balances["USD"] == Decimal(100) - spent
+    assert stored.value.balances["BTC"] == Decimal("0.5")
+    assert stored.value.holds["USD"] == Decimal("0.4") * 99 * Decimal("1.009")
+
+    await paper.start(**settings)  # a new process: account and the resting order come back from KV
+    account = adapter(paper).engine.account("paper")
+    assert account.balance("USD") == Decimal(100) - spent
+    assert account.hold("USD") == Decimal("0.4") * 99 * Decimal("1.009")
+    poor = make_order(paper.venue, size=Decimal("0.1"), limit_price=Decimal("99.00"), **LIMIT)
+    await paper.submit(poor)
+    rejected = await paper.recorder.wait_status(poor.client_order_id, OrderStatus.REJECTED)
+    assert rejected.reason == "INSUFFICIENT_FUND"  # 9.99 needed, 9.59 available after the hold
+    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
+    await paper.trade("BTC-USD", Side.SELL, "0.4", "99.00")
+    done = await paper.recorder.wait_status(resting.client_order_id, OrderStatus.FILLED)
+    assert done.filled_size == Decimal("0.4")
+    maker = paper.recorder.fills_of(resting.client_order_id)
+    assert [(f.liquidity.value, f.fee) for f in maker] == [("MAKER", Decimal("0.4") * 99 * Decimal("0.005"))]
+
+
+async def test_redelivered_order_after_restart_is_re_reported_not_re_matched(paper: PaperHarness) -> None:
+    await paper.start()
+    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
+    order = make_order(paper.venue, size=Decimal("0.2"))
+    await paper.submit(order)
+    await paper.recorder.wait_status(order.client_order_id, OrderStatus.FILLED)
+    await paper.stop()
+    service = await paper.start()
+    assert await service.adapter.resume(order, redelivered=True)
+    assert adapter(paper).submissions == 0
+    assert not adapter(paper).engine.orders  # nothing matched again in the new process
+
+
+async def test_slippage_widens_the_book_for_takers(paper: PaperHarness) -> None:
+    await paper.start(paper=PaperSettings(initial_balances={"USD": "1000"}, slippage_bps=10))
+    await paper.set_book("BTC-USD", [("99.00", "5")], [("100.00", "5")])
+    order = make_order(paper.venue, size=Decimal("1"))
+    await paper.submit(order)
+    await paper.recorder.wait_status(order.client_order_id, OrderStatus.FILLED)
+    (fill,) = paper.recorder.fills_of(order.client_order_id)
+    assert fill.price == Decimal("100.10")  # 10 bps above the ask, on the 0.01 grid
+    assert fill.fee == Decimal("100.10") * Decimal("0.009")
