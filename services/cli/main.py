@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import backtest, find_pairs, operate, trading
+from services.cli import backtest, find_pairs, operate, positions, trading
 from services.launcher import Launcher
 from shared.telemetry import configure_logging
 
@@ -102,3 +102,20 @@ backtest.register(app)
 find_pairs.register(app)
 trading.register(app)
 operate.register(app)
+positions.register(app)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sim(ctx: typer.Context) -> None:
+    """Run the Coinbase exchange simulator alone (the start contract other tools rely on).
+
+    Flags: --state-dir DIR (required) [--rest-port 0] [--ws-port 0] [--seed N] [--data FILE --speed X]
+    [--duplicate-mode return|reject] [--advertise-host NAME]. Writes ca.pem, cdp_api_key.json and,
+    once listening, endpoints.json and sim.json into DIR; runs until Ctrl-C.
+
+    Example: algopioneer sim --state-dir data/sim --rest-port 8443 --ws-port 8765 --seed 7
+    """
+    from services.exchange_sim.__main__ import main as sim_main
+
+    configure_logging("exchange-sim")
+    sim_main(list(ctx.args))

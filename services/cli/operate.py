@@ -45,15 +45,19 @@ async def run_dashboard(
 def register(app: typer.Typer) -> None:
     """Add `status` and `dashboard`."""
 
-    @app.command()
+    @app.command(
+        help="Services, feed health, strategy instances (owner, state, position), breaker, kill switch, PnL."
+        '\n\n--json prints: {"services": [{service, instance, ready, checks, age_s, details}],'
+        ' "feeds": [FeedStatus], "instances": [{id, kind, products, mode, enabled, owner, state,'
+        ' position, last_signal, detail}], "risk": RiskState, "pnl": {total, realized, unrealized,'
+        ' fees, by_strategy, by_product, positions}, "recent_orders": [...], "recent_fills": [...]}'
+        " (Decimals as strings).\n\nExample: algopioneer status --json"
+    )
     def status(
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
         listen: Annotated[float, typer.Option(help="Seconds to listen for live status.")] = 1.5,
     ) -> None:
-        """Services, feed health, strategy instances (owner, state, position), breaker, kill switch, PnL.
-
-        Example: algopioneer status --json
-        """
+        """Show the running stack (see the command help for the JSON shape)."""
         view = asyncio.run(collect(listen))
         if as_json:
             typer.echo(json.dumps(view.to_json(), default=str))

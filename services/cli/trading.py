@@ -7,16 +7,12 @@ talk to the risk service by request/reply; nothing runs in-process.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import msgspec
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from services.cli.stack_client import connect, fail
 from shared import subjects
@@ -25,7 +21,6 @@ from shared.messages import (
     ControlCommand,
     ControlReply,
     Mode,
-    Position,
     StrategySpec,
 )
 
@@ -230,36 +225,3 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"resumed: {reply.detail}" if reply.ok else f"resume refused: {reply.detail}")
         if not reply.ok:
             raise typer.Exit(1)
-
-    @app.command()
-    def positions(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-        """Positions and PnL per strategy, and the total (from the risk service's ledger).
-
-        Example: algopioneer positions --json
-        """
-
-        async def run() -> list[Position]:
-            async with connect() as bus:
-                kv = await bus.kv(subjects.KV_POSITIONS, Position)
-                found = [await kv.get(key) for key in await kv.keys()]
-                return [entry.value for entry in found if entry is not None]
-
-        rows = sorted(asyncio.run(run()), key=lambda p: (p.strategy_id, p.product_id))
-        total = sum((p.realized_pnl + p.unrealized_pnl for p in rows), Decimal(0))
-        if as_json:
-            typer.echo(json.dumps({"positions": msgspec.to_builtins(rows), "total_pnl": str(total)}))
-            return
-        table = Table("strategy", "product", "quantity", "avg price", "realized", "unrealized", "fees")
-        for p in rows:
-            table.add_row(
-                p.strategy_id,
-                p.product_id,
-                str(p.quantity),
-                str(p.average_price),
-                str(p.realized_pnl),
-                str(p.unrealized_pnl),
-                str(p.fees),
-            )
-        console = Console()
-        console.print(table)
-        console.print(f"total PnL: {total}")

@@ -16,6 +16,7 @@ import msgspec
 from rich.console import Group
 from rich.table import Table
 
+from services.strategy.messages import InstanceLease
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import (
@@ -40,6 +41,7 @@ class StackView:
         self.feeds: dict[str, FeedStatus] = {}
         self.specs: dict[str, StrategySpec] = {}
         self.instances: dict[str, StrategyStatus] = {}
+        self.owners: dict[str, str] = {}
         self.risk: RiskState | None = None
         self.pnl: PnlSummary | None = None
         self.orders: collections.deque[OrderEvent] = collections.deque(maxlen=RECENT)
@@ -78,6 +80,11 @@ class StackView:
             spec = await _safe_get(specs, key)
             if spec is not None:
                 self.specs[spec.id] = spec
+        leases = await bus.kv(subjects.KV_WORKER_LEASES, InstanceLease)
+        for key in await leases.keys():
+            lease = await _safe_get(leases, key) if key.startswith("lease.") else None
+            if lease is not None:
+                self.owners[lease.strategy_id] = lease.worker_id
         state = await _safe_get(await bus.kv(subjects.KV_RISK_STATE, RiskState), "state")
         if state is not None:
             self.risk = state
@@ -109,8 +116,8 @@ class StackView:
                     "products": list(spec.products) if spec else [],
                     "mode": spec.mode.value if spec else "",
                     "enabled": spec.enabled if spec else False,
-                    "owner": status.worker_id if status else "",
-                    "state": status.state if status else ("unassigned" if spec else "stopped"),
+                    "owner": status.worker_id if status else self.owners.get(sid, ""),
+                    "state": status.state if status else _unreported(sid in self.owners, spec),
                     "position": {p: str(q) for p, q in status.position} if status else {},
                     "last_signal": status.last_signal if status else "",
                     "detail": status.detail if status else "",
@@ -201,6 +208,15 @@ class StackView:
         for f in reversed(self.fills):
             fills.add_row(f.strategy_id, f.product_id, f.side.value, num(f.size), num(f.price), num(f.fee))
         return Group(services, feeds, instances, risk_line, positions, pnl_line, orders, fills)
+
+
+def _unreported(leased: bool, spec: StrategySpec | None) -> str:
+    """State of an instance whose status was not heard during the listen window."""
+    if spec is None:
+        return "stopped"
+    if not spec.enabled:
+        return "disabled"
+    return "running" if leased else "unassigned"
 
 
 def _yes(flag: bool) -> str:

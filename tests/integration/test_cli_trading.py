@@ -13,10 +13,11 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli.main import app
-from shared import subjects
+from shared import streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
-from shared.messages import ControlCommand, ControlReply, PairsParams, Position, StrategySpec
+from shared.messages import ControlCommand, ControlReply, Fill, PairsParams, Position, StrategySpec
+from shared.testing.samples import every_message
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -87,7 +88,7 @@ def test_portfolio_file_round_trip_and_stop(stack: str, tmp_path: Path) -> None:
     assert "leg2_id" in result.output
 
 
-def test_positions_json_sums_pnl(stack: str) -> None:
+def test_positions_json_has_the_documented_shape(stack: str) -> None:
     position = Position(
         strategy_id="cli-test",
         venue="coinbase",
@@ -99,21 +100,30 @@ def test_positions_json_sums_pnl(stack: str) -> None:
         unrealized_pnl=Decimal("-0.25"),
         updated_ns=1,
     )
+    fill = next(x for x in every_message() if isinstance(x, Fill))
 
     async def seed() -> None:
         bus = await Bus.connect(NatsSettings(url=stack), service="test")
+        await streams.provision(bus.js)
         kv = await bus.kv(subjects.KV_POSITIONS, Position)
         for key in await kv.keys():
             await kv.delete(key)
         await kv.put("cli-test.BTC-USD", position)
+        for trade_id in ("cli-f1", "cli-f2"):
+            own = msgspec.structs.replace(fill, strategy_id="cli-test", trade_id=trade_id)
+            await bus.publish_durable(subjects.fill("coinbase", "BTC-USD"), own, msg_id=trade_id)
         await bus.close()
 
     asyncio.run(seed())
     result = runner.invoke(app, ["positions", "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.output)
-    assert body["total_pnl"] == "1.00"
-    assert body["positions"][0]["quantity"] == "0.002"
+    mine = next(s for s in body["strategies"] if s["id"] == "cli-test")
+    assert mine["positions"] == [{"product_id": "BTC-USD", "size": "0.002", "avg_price": "97000"}]
+    assert mine["num_fills"] == 2
+    assert (mine["realized_pnl"], mine["unrealized_pnl"], mine["fees"]) == ("1.25", "-0.25", "0.5")
+    assert set(body["portfolio"]) == {"realized_pnl", "unrealized_pnl", "fees", "gross_exposure"}
+    assert "num_fills" in runner.invoke(app, ["positions", "--help"]).output
 
 
 def test_halt_reaches_the_risk_service_over_request_reply(stack: str) -> None:

@@ -1,0 +1,149 @@
+"""`algopioneer positions`: positions and PnL per strategy and for the portfolio, from the stack."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.cli.stack_client import connect
+from services.cli.view import StackView, num
+from shared import codec, subjects
+from shared.bus import Bus
+from shared.messages import Fill, Position
+
+ZERO = Decimal(0)
+KIND_NAMES = {"ma_crossover": "ma-crossover", "basis": "basis", "pairs": "pairs"}
+JSON_SHAPE = """{"strategies": [{"id", "type" (ma-crossover|basis|pairs), "state", "owner",
+"positions": [{"product_id", "size", "avg_price"}], "num_fills", "realized_pnl", "unrealized_pnl",
+"fees"}], "portfolio": {"realized_pnl", "unrealized_pnl", "fees", "gross_exposure"}} — Decimals as
+strings."""
+
+
+def build_report(positions: list[Position], view: StackView, fill_counts: dict[str, int]) -> dict[str, Any]:
+    """The `--json` object: every strategy that has a spec, a position or fills."""
+    by_strategy: dict[str, list[Position]] = collections.defaultdict(list)
+    for p in positions:
+        by_strategy[p.strategy_id].append(p)
+    instances = {i["id"]: i for i in view.to_json()["instances"]}
+    strategies = []
+    for sid in sorted(set(by_strategy) | set(instances) | set(fill_counts)):
+        rows = sorted(by_strategy.get(sid, []), key=lambda p: p.product_id)
+        instance = instances.get(sid, {})
+        strategies.append(
+            {
+                "id": sid,
+                "type": KIND_NAMES.get(instance.get("kind", ""), instance.get("kind", "")),
+                "state": instance.get("state", ""),
+                "owner": instance.get("owner", ""),
+                "positions": [
+                    {"product_id": p.product_id, "size": str(p.quantity), "avg_price": str(p.average_price)}
+                    for p in rows
+                ],
+                "num_fills": fill_counts.get(sid, 0),
+                "realized_pnl": str(sum((p.realized_pnl for p in rows), ZERO)),
+                "unrealized_pnl": str(sum((p.unrealized_pnl for p in rows), ZERO)),
+                "fees": str(sum((p.fees for p in rows), ZERO)),
+            }
+        )
+    gross = view.risk.gross_exposure if view.risk else ZERO
+    portfolio = {
+        "realized_pnl": str(sum((p.realized_pnl for p in positions), ZERO)),
+        "unrealized_pnl": str(sum((p.unrealized_pnl for p in positions), ZERO)),
+        "fees": str(sum((p.fees for p in positions), ZERO)),
+        "gross_exposure": str(gross),
+    }
+    return {"strategies": strategies, "portfolio": portfolio}
+
+
+async def count_fills(bus: Bus, timeout_s: float = 10.0) -> dict[str, int]:
+    """Fills per strategy in the FILLS stream (already de-duplicated by trade id on the way in)."""
+    info = await bus.js.stream_info(subjects.STREAM_FILLS)
+    counts: collections.Counter[str] = collections.Counter()
+    if not info.state.messages:
+        return {}
+    done = asyncio.Event()
+
+    async def on_fill(msg: Any) -> None:
+        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+            counts[codec.decode(msg.data, Fill).strategy_id] += 1
+        if msg.metadata.num_pending == 0:
+            done.set()
+
+    sub = await bus.js.subscribe(
+        subjects.STREAM_SUBJECTS[subjects.STREAM_FILLS][0], cb=on_fill, ordered_consumer=True
+    )
+    try:
+        await asyncio.wait_for(done.wait(), timeout_s)
+    finally:
+        await sub.unsubscribe()
+    return dict(counts)
+
+
+async def gather() -> tuple[list[Position], StackView, dict[str, int]]:
+    """Positions from risk's KV, instance state from the stack, fill counts from the stream."""
+    async with connect() as bus:
+        kv = await bus.kv(subjects.KV_POSITIONS, Position)
+        found = [await kv.get(key) for key in await kv.keys()]
+        view = StackView()
+        await view.load(bus)
+        return [e.value for e in found if e is not None], view, await count_fills(bus)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `positions`."""
+
+    @app.command(help=f"Positions and PnL per strategy and in total.\n\n--json prints: {JSON_SHAPE}")
+    def positions(
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    ) -> None:
+        """Example: algopioneer positions --json"""
+        rows, view, fills = asyncio.run(gather())
+        report = build_report(rows, view, fills)
+        if as_json:
+            typer.echo(json.dumps(report))
+            return
+        table = Table(
+            "strategy",
+            "type",
+            "state",
+            "product",
+            "size",
+            "avg price",
+            "fills",
+            "realized",
+            "unrealized",
+            "fees",
+        )
+        for s in report["strategies"]:
+            products = s["positions"] or [{"product_id": "", "size": "", "avg_price": ""}]
+            for i, p in enumerate(products):
+                first = i == 0
+                table.add_row(
+                    s["id"] if first else "",
+                    s["type"] if first else "",
+                    s["state"] if first else "",
+                    p["product_id"],
+                    num(Decimal(p["size"])) if p["size"] else "",
+                    num(Decimal(p["avg_price"])) if p["avg_price"] else "",
+                    str(s["num_fills"]) if first else "",
+                    num(Decimal(s["realized_pnl"])) if first else "",
+                    num(Decimal(s["unrealized_pnl"])) if first else "",
+                    num(Decimal(s["fees"])) if first else "",
+                )
+        console = Console()
+        console.print(table)
+        total = report["portfolio"]
+        console.print(
+            f"portfolio: realized {num(Decimal(total['realized_pnl']))}, unrealized "
+            f"{num(Decimal(total['unrealized_pnl']))}, fees {num(Decimal(total['fees']))}, "
+            f"gross exposure {num(Decimal(total['gross_exposure']))}"
+        )
