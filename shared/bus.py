@@ -37,6 +37,7 @@ R = TypeVar("R", bound=msgspec.Struct)
 Handler = Callable[[T], Awaitable[None]]
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+REPLY_PREFIX = "_INBOX."
 _log = structlog.get_logger("bus")
 _tracer = trace.get_tracer("algopioneer.bus")
 
@@ -287,6 +288,12 @@ class Bus:
 
         async def respond(msg: Msg) -> None:
             metrics.BUS_RECEIVED.labels(label).inc()
+            if not msg.reply.startswith(REPLY_PREFIX):
+                # A real request always carries an inbox to answer; anything else (for example a
+                # JetStream push consumer pointed at this subject) is not a command and is dropped.
+                metrics.BUS_DECODE_ERRORS.labels(label).inc()
+                _log.warning("bus_request_without_inbox", subject=msg.subject, reply=msg.reply)
+                return
             try:
                 request = codec.decode(msg.data, request_type)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -8,8 +8,8 @@ from decimal import Decimal
 import msgspec
 import pytest
 
+from shared import codec, subjects
 from shared import messages as m
-from shared import subjects
 from shared.bus import Bus, DeliveryInfo
 from shared.testing import eventually
 from shared.testing.samples import every_message
@@ -187,3 +187,19 @@ async def test_consume_with_several_filter_subjects(bus: Bus) -> None:
     await eventually(lambda: len(got) == 2, what="both filtered subjects")
     await consumer.stop()
     assert sorted(got) == [a, b]
+
+
+async def test_serve_ignores_messages_without_a_reply_inbox(bus: Bus) -> None:
+    calls: list[m.ControlCommand] = []
+
+    async def answer(cmd: m.ControlCommand) -> m.ControlReply:
+        calls.append(cmd)
+        return m.ControlReply(ok=True)
+
+    await bus.serve("test.rpc.inbox", m.ControlCommand, answer)
+    command = m.ControlCommand(action="halt", requested_ns=0)
+    await bus.publish("test.rpc.inbox", command)  # no reply subject: not a request
+    await bus.nc.publish("test.rpc.inbox", codec.encode(command), reply="deliver.elsewhere")
+    reply = await bus.request("test.rpc.inbox", command, m.ControlReply)
+    assert reply.ok
+    assert len(calls) == 1
