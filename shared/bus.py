@@ -37,7 +37,7 @@ R = TypeVar("R", bound=msgspec.Struct)
 Handler = Callable[[T], Awaitable[None]]
 
 MSG_ID_HEADER = "Nats-Msg-Id"
-REPLY_PREFIX = "_INBOX."
+REPLY_PREFIX = "_INBOX"  # also matches per-user prefixes such as _INBOX_risk.
 _log = structlog.get_logger("bus")
 _tracer = trace.get_tracer("algopioneer.bus")
 
