@@ -83,6 +83,9 @@ class Launcher:
             PYTHONUNBUFFERED="1",
         )
         env.update(self.venue_env)
+        if self.profile == "live":
+            # Paper reconciles against the paper account in KV; live against the venue's REST API.
+            env["ALGOPIONEER_RECONCILIATION__MODE"] = "live"
         env.update(entry.env)
         return env
 

@@ -1,0 +1,1 @@
+"""Reconciliation: the ledger (built from the streams) always converges to the venue."""

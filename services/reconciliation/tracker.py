@@ -1,0 +1,156 @@
+"""The ledger side, rebuilt from the streams: fills into a `shared.ledger.Ledger` (exactly as risk
+builds its own), order events and intents into one record per client order id.
+
+Intents are followed too because they are the only place an order's owner, purpose and sequence
+are written before the venue sees it: a fill whose order event was lost is still attributed to its
+strategy, and corrective sequences continue where the stream left them after a restart.
+`caught_up` compares what was read with what JetStream stores, so a cycle never mistakes a fill
+still in the follower's queue for a missing one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+
+import structlog
+
+from services.reconciliation.model import ZERO, LedgerOrder, LedgerView
+from shared import subjects
+from shared.bus import Bus, Subscription
+from shared.ledger import Ledger, LedgerError
+from shared.messages import Fill, OrderEvent, OrderIntent
+
+_log = structlog.get_logger("reconciliation.tracker")
+
+
+class LedgerTracker:
+    """Follows FILLS and ORDER_EVENTS of one venue, and every intent, from the start of each stream."""
+
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
+        self.ledger = Ledger()
+        self.trade_ids: set[str] = set()
+        self.orders: dict[str, LedgerOrder] = {}
+        self.read = {"fills": 0, "events": 0, "intents": 0}
+        self._subscriptions: list[Subscription] = []
+
+    # ---- feeding (pure bookkeeping: also used directly by tests) ----
+    def on_fill(self, fill: Fill) -> None:
+        """Book a fill once per trade id (a bad one is logged and skipped, never fatal)."""
+        self.read["fills"] += 1
+        if fill.venue != self.venue:
+            return
+        try:
+            self.ledger.apply(fill)
+        except LedgerError as exc:
+            _log.warning("fill_not_booked", trade_id=fill.trade_id, error=str(exc))
+        self.trade_ids.add(fill.trade_id)
+
+    def on_intent(self, intent: OrderIntent) -> None:
+        """Owner, purpose and sequence of an order; an event seen earlier keeps its state."""
+        self.read["intents"] += 1
+        if intent.venue != self.venue:
+            return
+        known = self.orders.get(intent.client_order_id)
+        base = LedgerOrder(
+            client_order_id=intent.client_order_id,
+            strategy_id=intent.strategy_id,
+            product_id=intent.product_id,
+            side=intent.side,
+            size=intent.size,
+            purpose=intent.purpose,
+            intent_seq=intent.intent_seq,
+            leg=intent.leg,
+            created_ns=intent.created_ns,
+            updated_ns=intent.created_ns,
+        )
+        if known is not None:
+            base = dataclasses.replace(
+                base,
+                status=known.status,
+                filled_size=known.filled_size,
+                venue_order_id=known.venue_order_id,
+                updated_ns=max(known.updated_ns, intent.created_ns),
+            )
+        self.orders[intent.client_order_id] = base
+
+    def on_event(self, event: OrderEvent) -> None:
+        """The latest state; a terminal state is never undone by a late re-report."""
+        self.read["events"] += 1
+        if event.venue != self.venue:
+            return
+        known = self.orders.get(event.client_order_id)
+        if known is None:
+            known = LedgerOrder(
+                client_order_id=event.client_order_id,
+                strategy_id=event.strategy_id,
+                product_id=event.product_id,
+                side=event.side,
+                size=event.size,
+                created_ns=event.event_ns,
+            )
+        if known.status is not None and known.status.is_terminal and not event.status.is_terminal:
+            return
+        self.orders[event.client_order_id] = dataclasses.replace(
+            known,
+            status=event.status,
+            filled_size=max(known.filled_size, event.filled_size),
+            venue_order_id=event.venue_order_id or known.venue_order_id,
+            updated_ns=max(known.updated_ns, event.event_ns),
+        )
+
+    def view(self) -> LedgerView:
+        """A copy the core can read while the followers keep going."""
+        positions: dict[tuple[str, str], Decimal] = {}
+        for key, qty in self.ledger.quantities().items():
+            if key.venue == self.venue and qty != ZERO:
+                positions[(key.strategy_id, key.product_id)] = qty
+        return LedgerView(
+            venue=self.venue,
+            positions=positions,
+            trade_ids=frozenset(self.trade_ids),
+            orders=dict(self.orders),
+        )
+
+    # ---- following ----
+    async def start(self, bus: Bus) -> None:
+        """Replay each stream from its start, then follow it live."""
+
+        async def fill(msg: Fill) -> None:
+            self.on_fill(msg)
+
+        async def event(msg: OrderEvent) -> None:
+            self.on_event(msg)
+
+        async def intent(msg: OrderIntent) -> None:
+            self.on_intent(msg)
+
+        self._subscriptions = [
+            await bus.follow(subjects.intent(subjects.REST), OrderIntent, intent),
+            await bus.follow(subjects.order_event(self.venue, subjects.REST), OrderEvent, event),
+            await bus.follow(subjects.fill(self.venue, subjects.REST), Fill, fill),
+        ]
+
+    async def stop(self) -> None:
+        """Stop following."""
+        for subscription in self._subscriptions:
+            await subscription.unsubscribe()
+        self._subscriptions = []
+
+    async def stored(self, bus: Bus) -> dict[str, int]:
+        """How many messages JetStream holds on the subjects followed."""
+        out = {}
+        for key, stream, subject in (
+            ("fills", subjects.STREAM_FILLS, subjects.fill(self.venue, subjects.REST)),
+            ("events", subjects.STREAM_ORDER_EVENTS, subjects.order_event(self.venue, subjects.REST)),
+            ("intents", subjects.STREAM_INTENTS, subjects.intent(subjects.REST)),
+        ):
+            info = await bus.js.stream_info(stream, subjects_filter=subject)
+            out[key] = sum((info.state.subjects or {}).values()) if info.state.subjects else 0
+        return out
+
+    async def caught_up(self, bus: Bus) -> bool:
+        """True once every stored message was read (streams only grow while we compare)."""
+        stored = await self.stored(bus)
+        return all(self.read[key] >= count for key, count in stored.items())
