@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,8 +39,15 @@ def load_module(path: Path) -> ModuleType:
 
 
 def gen_auth() -> ModuleType:
-    """deploy/nats/gen_auth.py: the NATS users and permissions table."""
+    """deploy/nats/gen_auth.py: renders shared/nats/auth.py (the permissions table) into the configs."""
     return load_module(DEPLOY / "nats" / "gen_auth.py")
+
+
+def compose_env() -> dict[str, str]:
+    """The environment with a dummy password for every NATS user (compose has no defaults for them)."""
+    from shared.nats import auth
+
+    return os.environ | {auth.dotenv_var(u.name): f"{u.name}-test" for u in auth.DEPLOY_USERS}
 
 
 def run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import pytest
 import yaml
 
 from services.stack import LIVE, PAPER, STACK, ServiceEntry, services_for
-from tests.deploy.conftest import DEPLOY, REPO, gen_auth, run, tool
+from shared.nats import auth
+from tests.deploy.conftest import DEPLOY, REPO, compose_env, run, tool
 
 ROOT_FILE = REPO / "compose.yaml"
 LIVE_ENV = DEPLOY / "live.env"
@@ -25,7 +27,7 @@ INFRA = {"nats", "otel-collector", "jaeger", "prometheus", "grafana"}
 
 
 def compose(*args: str, file: Path = ROOT_FILE) -> str:
-    result = run(tool("docker-compose"), "-f", str(file), *args)
+    result = run(tool("docker-compose"), "-f", str(file), *args, env=compose_env())
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -42,8 +44,19 @@ def project(mode: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_compose_config_is_valid(mode: str) -> None:
-    result = run(tool("docker-compose"), "-f", str(ROOT_FILE), *MODES[mode], "config", "-q")
+    result = run(
+        tool("docker-compose"), "-f", str(ROOT_FILE), *MODES[mode], "config", "-q", env=compose_env()
+    )
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_requires_every_nats_password() -> None:
+    """No committed password: without them in the environment (.env) compose refuses to start."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")}
+    result = run(tool("docker-compose"), "-f", str(ROOT_FILE), "config", "-q", env=env)
+    assert result.returncode != 0
+    assert "NATS_" in result.stderr
+    assert "_PASSWORD" in result.stderr
 
 
 def test_compose_rejects_a_broken_file(tmp_path: Path) -> None:
@@ -140,8 +153,7 @@ def test_simulator_wiring_is_shared_read_only() -> None:
 def test_each_service_connects_as_its_nats_user_with_the_servers_password() -> None:
     services = project("default")["services"] | project("live")["services"]
     server_env = services["nats"]["environment"]
-    auth = gen_auth()
-    for user in auth.USER_NAMES:
+    for user in (u.name for u in auth.DEPLOY_USERS):
         assert server_env[auth.password_var(user)], user
     for entry in STACK:
         env = services[entry.name]["environment"]
@@ -149,7 +161,8 @@ def test_each_service_connects_as_its_nats_user_with_the_servers_password() -> N
             assert "ALGOPIONEER_NATS__USER" not in env  # the simulator does not use NATS
             continue
         user = env["ALGOPIONEER_NATS__USER"]
-        assert user in auth.USER_NAMES
+        assert user in auth.BY_NAME
+        assert auth.BY_NAME[user].deploy
         assert env["ALGOPIONEER_NATS__PASSWORD"] == server_env[auth.password_var(user)]
 
 

@@ -170,17 +170,22 @@ def test_strategy_autoscaler() -> None:
 
 
 def test_nats_helm_values_match_the_permissions_table() -> None:
-    from tests.deploy.conftest import gen_auth
+    from shared.nats import auth
 
-    auth = gen_auth()
     values = yaml.safe_load((K8S / "nats-values.yaml").read_text())
     assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
     assert values["config"]["jetstream"]["fileStore"]["enabled"] is True
-    users = values["config"]["merge"]["authorization"]["users"]
-    assert [u["user"] for u in users] == auth.USER_NAMES
-    for user, spec in zip(users, auth.USERS, strict=True):
-        assert user["permissions"] == spec["permissions"]
+    merge = values["config"]["merge"]
+    assert set(merge["accounts"]) == {"ALGO"}  # the chart keeps its default system account
+    users = merge["accounts"]["ALGO"]["users"]
+    assert [u["user"] for u in users] == [u.name for u in auth.DEPLOY_USERS if u.account == "ALGO"]
+    for user in users:
+        assert user["permissions"] == auth.permissions(auth.BY_NAME[user["user"]])
         assert user["password"] == f"<< ${auth.password_var(user['user'])} >>"
+    env = values["container"]["env"]
+    for user in auth.DEPLOY_USERS:
+        ref = env[auth.password_var(user.name)]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "algopioneer-nats", "key": user.name}
 
 
 @pytest.mark.skipif(

