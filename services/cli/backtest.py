@@ -1,4 +1,4 @@
-"""`algopioneer backtest`: MA crossover over a CSV/Parquet file or synthetic bars, or a sweep.
+"""`algopioneer backtest`: MA crossover, pairs or basis over files, REST candles or synthetic bars.
 
 A thin shell: parse options, call `shared.backtest`, print a table or one JSON object. Every input
 problem ends in a one-line `error: …` on stderr and exit status 2; progress goes to stderr so that
@@ -21,7 +21,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from shared.backtest import Bars
+    import polars as pl
+
+    from shared.backtest import BacktestResult, Bars
+    from shared.backtest.dual_types import DualConfig
+    from shared.backtest.rest_candles import Fetched
+    from shared.backtest.sources import Source
 
 EXAMPLES = """Examples:
 
@@ -31,7 +36,15 @@ EXAMPLES = """Examples:
 
   algopioneer backtest --data prices.parquet --sweep short=5:50:5 long=20:200:20 --sort-by sharpe
 
-Data: columns time (or timestamp), open, high, low, close[, volume]; times ISO-8601 or epoch s/ms/us/ns, strictly increasing.
+  algopioneer backtest --strategy pairs --data two.csv --symbols ETH-USD,BTC-USD --window 60 --entry-z 2 --exit-z 0.5 --notional 5000 --fee-bps 10
+
+  algopioneer backtest --strategy basis --data spot.csv --data future.csv --spot-id BTC-USD --future-id BIP-20DEC30-CDE --contract-size 0.01 --entry-bps 10 --exit-bps 2 --notional 5000
+
+  algopioneer backtest --product-id BTC-USD --start 2025-01-01 --end 2025-01-08 --granularity 3600
+
+Data: columns time (or timestamp), open, high, low, close[, volume]; times ISO-8601 or epoch s/ms/us/ns, strictly increasing. Pairs/basis: one file with a product_id column, or two files (leg 1 first); only times both products have are used.
+
+REST: --start/--end (ISO-8601 or epoch s) fetch candles with the Coinbase SDK (keys from the environment, else public candles), cached as Parquet under --cache-dir; the same request again makes no call.
 
 JSON: numbers are floats, times ISO-8601 UTC; max_drawdown_pct is a positive magnitude; undefined metrics (profit_factor with no losing trade, sharpe with no variance) are null.
 """
@@ -87,16 +100,34 @@ def progress(label: str, enabled: bool = True) -> Iterator[Callable[[int, int], 
         yield update
 
 
-def _load(data: Path | None, synthetic: bool, n_bars: int, seed: int, interval: int) -> Bars:
-    from shared.backtest.data import synthetic_bars
+def _fetch(src: Source, products: tuple[str, ...]) -> list[pl.DataFrame]:
+    """Candles over REST (or from the cache), reporting where each product's came from on stderr."""
+    from shared.backtest.sources import fetch_frames
+
+    def said(product: str, got: Fetched) -> None:
+        how = "the cache" if got.from_cache else f"{got.requests} request(s)"
+        where = got.path if got.stored else "not cached: the range reaches into the future"
+        stderr.print(
+            f"{product}: {got.frame.height} candles from {how} ({where})", highlight=False, soft_wrap=True
+        )
+
+    with stderr.status("fetching candles"):
+        return fetch_frames(src, products, said)
+
+
+def _load(src: Source, product_id: str | None, n_bars: int, seed: int, interval: int) -> Bars:
+    from shared.backtest.data import bars_from_frame, synthetic_bars
     from shared.backtest.io import load_bars
 
-    if data is not None and synthetic:
-        fail("give either --data FILE or --synthetic, not both")
-    if data is None and not synthetic:
-        fail("give --data FILE (CSV or Parquet) or --synthetic")
-    if data is not None:
-        return load_bars(data)
+    if src.rest is not None:
+        if not product_id:
+            fail("REST candles need --product-id")
+        (frame,) = _fetch(src, (product_id,))
+        return bars_from_frame(frame.drop("product_id"))
+    if src.data:
+        if len(src.data) > 1:
+            fail("ma-crossover takes one --data file")
+        return load_bars(src.data[0])
     if interval < 1:
         fail("--interval must be at least 1 second")
     return synthetic_bars(n_bars, seed=seed, interval_s=interval)
@@ -110,14 +141,10 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def _print_metrics(summary: dict[str, Any], written: list[Path]) -> None:
+def _print_metrics(summary: dict[str, Any], written: list[Path], title: str, params: str) -> None:
     out = Console()
-    table = Table(title=f"MA crossover backtest ({summary['engine']} engine)", show_header=False)
-    cfg = summary["config"]
-    table.add_row(
-        "parameters",
-        f"{cfg['average']} {cfg['short']}/{cfg['long']}, fill {cfg['fill']}, cross {cfg['cross']}",
-    )
+    table = Table(title=f"{title} backtest ({summary['engine']} engine)", show_header=False)
+    table.add_row("parameters", params)
     for key in METRICS:
         table.add_row(key, _fmt(summary[key]))
     out.print(table)
@@ -150,11 +177,29 @@ def _print_sweep(rows: list[dict[str, Any]], sort_by: str, top: int) -> None:
     out.print(table)
 
 
+def _run_dual(src: Source, cfg: DualConfig) -> tuple[BacktestResult, Bars]:
+    """Load both legs (files or REST) and replay them through the live dual-leg strategy."""
+    from shared.backtest.dual import run_dual
+    from shared.backtest.dual_data import dual_from_frames, load_dual
+
+    if src.synthetic:
+        fail(f"--synthetic is for ma-crossover; {cfg.strategy} needs --data or --start/--end")
+    if src.rest is not None:
+        series = dual_from_frames(_fetch(src, cfg.products), cfg.products)
+    else:
+        if len(src.data) > 2:
+            fail("give one --data file with a product_id column, or two files (leg 1 first)")
+        series = load_dual(src.data, cfg.products)
+    with progress("backtest", enabled=len(series) > 50_000) as update:
+        return run_dual(series, cfg, on_progress=update), series.leg1
+
+
 def backtest(
-    data: Annotated[Path | None, typer.Option(help="Bars file: .csv or .parquet.")] = None,
-    strategy: Annotated[
-        str, typer.Option(help="Strategy to test (only ma-crossover for now).")
-    ] = "ma-crossover",
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(help="Bars file (.csv/.parquet); pairs/basis: one file with product_id, or two."),
+    ] = None,
+    strategy: Annotated[str, typer.Option(help="ma-crossover, pairs or basis.")] = "ma-crossover",
     short: Annotated[int, typer.Option(help="Short moving-average window (bars).")] = 10,
     long: Annotated[int, typer.Option(help="Long moving-average window (bars).")] = 20,
     average: Annotated[Literal["sma", "ema"], typer.Option(help="Average type.")] = "sma",
@@ -177,6 +222,42 @@ def backtest(
     engine: Annotated[
         Literal["event", "vectorised"], typer.Option(help="event: bars through the live core, Decimal money.")
     ] = "event",
+    symbols: Annotated[str | None, typer.Option(help="Pairs: leg 1 and leg 2, e.g. ETH-USD,BTC-USD.")] = None,
+    spot_id: Annotated[str | None, typer.Option(help="Basis: the spot product (leg 1).")] = None,
+    future_id: Annotated[str | None, typer.Option(help="Basis: the future product (leg 2).")] = None,
+    window: Annotated[int, typer.Option(help="Pairs: z-score window (bars).")] = 60,
+    entry_z: Annotated[float, typer.Option(help="Pairs: enter beyond this |z|.")] = 2.0,
+    exit_z: Annotated[float, typer.Option(help="Pairs: exit within this |z|.")] = 0.5,
+    hedge_ratio: Annotated[
+        Literal["ols", "kalman", "fixed"], typer.Option(help="Pairs: hedge ratio estimator.")
+    ] = "ols",
+    hedge_window: Annotated[int, typer.Option(help="Pairs: OLS window (0 = --window).")] = 0,
+    entry_bps: Annotated[str, typer.Option(help="Basis: enter above this net basis (bps).")] = "10",
+    exit_bps: Annotated[str, typer.Option(help="Basis: exit below this net basis (bps).")] = "2",
+    allow_reverse: Annotated[
+        bool, typer.Option("--allow-reverse", help="Basis: also trade backwardation.")
+    ] = False,
+    notional: Annotated[str, typer.Option(help="Pairs/basis: leg-1 notional per entry.")] = "100",
+    min_profit_bps: Annotated[str, typer.Option(help="Pairs/basis: PnL gate on signal exits (bps).")] = "5",
+    stop_loss_bps: Annotated[str, typer.Option(help="Pairs/basis: stop loss (negative bps).")] = "-100",
+    entry_cooldown_ms: Annotated[int, typer.Option(help="Pairs/basis: wait after flat (ms).")] = 30_000,
+    exit_cooldown_ms: Annotated[int, typer.Option(help="Pairs/basis: minimum holding time (ms).")] = 30_000,
+    base_increment: Annotated[
+        str, typer.Option(help="Pairs/basis: order-size grid of spot legs.")
+    ] = "0.00000001",
+    contract_size: Annotated[
+        str, typer.Option(help="Basis: base units per future contract (BTC nano: 0.01).")
+    ] = "0.01",
+    future_increment: Annotated[str, typer.Option(help="Basis: future order grid (contracts).")] = "1",
+    product_id: Annotated[str | None, typer.Option(help="REST: product to fetch (ma-crossover).")] = None,
+    start: Annotated[str | None, typer.Option(help="REST: first candle, ISO-8601 or epoch s.")] = None,
+    end: Annotated[str | None, typer.Option(help="REST: end (exclusive), ISO-8601 or epoch s.")] = None,
+    granularity: Annotated[int, typer.Option(help="REST: candle length in seconds.")] = 60,
+    rest_host: Annotated[
+        str | None, typer.Option(help="REST: host[:port] (default api.coinbase.com).")
+    ] = None,
+    ca_file: Annotated[Path | None, typer.Option(help="REST: trust only this CA (the simulator's).")] = None,
+    cache_dir: Annotated[Path, typer.Option(help="REST: Parquet candle cache.")] = Path(".cache/candles"),
     synthetic: Annotated[
         bool, typer.Option("--synthetic", help="Use seeded synthetic bars instead of --data.")
     ] = False,
@@ -199,58 +280,100 @@ def backtest(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """Backtest the MA crossover strategy on historical or synthetic bars."""
+    """Backtest MA crossover, pairs or basis through the live strategy code."""
     from shared.backtest import BacktestConfig, BacktestError, run_event_driven, run_vectorised
+    from shared.backtest.dual_types import dual_config
     from shared.backtest.report import result_summary
+    from shared.backtest.sources import dual_legs, leg_ids, resolve_source
     from shared.backtest.sweep import grid, run_sweep, sort_rows
 
-    if strategy != "ma-crossover":
-        fail(f"--strategy '{strategy}' is not supported by backtest yet; use ma-crossover")
+    if strategy not in ("ma-crossover", "pairs", "basis"):
+        fail(f"--strategy '{strategy}' is not supported; use ma-crossover, pairs or basis")
     axes = list(sweep or []) + list(more_axes or [])
     if more_axes and not sweep:
         fail(f"unexpected argument '{more_axes[0]}' (did you mean --sweep {more_axes[0]}?)")
     try:
-        cfg = BacktestConfig(
-            # A sweep replaces the windows per combination; the base only has to be valid.
-            short=short if not axes else 1,
-            long=long if not axes else 2,
-            average=average,
-            fill=fill,
-            cross=cross,
-            fee_bps=parse_decimal(fee_bps, "--fee-bps"),
-            slippage_bps=parse_decimal(slippage_bps, "--slippage-bps"),
-            capital=parse_decimal(capital, "--capital"),
-            size=parse_decimal(size, "--size") if size is not None else None,
+        src = resolve_source(
+            list(data or []), synthetic, start, end, granularity, rest_host, ca_file, cache_dir
         )
-        if axes:
-            if top < 1 or workers < 1:
-                fail("--top and --workers must be at least 1")
-            combos = grid(axes, short, long)
-            sort_rows([], sort_by)  # validate the metric name before the work starts
-            series = _load(data, synthetic, bars, seed, interval)
-            with progress("sweep") as update:
-                rows = sort_rows(run_sweep(series, cfg, combos, workers=workers, on_done=update), sort_by)
-            if out_dir is not None:
-                from shared.backtest.io import save_sweep
-
-                save_sweep(rows, out_dir)
-            if as_json:
-                typer.echo(json.dumps({"sort_by": sort_by, "combinations": len(rows), "results": rows}))
+        if product_id is not None and (src.rest is None or strategy != "ma-crossover"):
+            fail("--product-id is for ma-crossover with --start/--end (pairs/basis name their legs)")
+        run: dict[str, Any] = {
+            "fill": fill,
+            "fee_bps": parse_decimal(fee_bps, "--fee-bps"),
+            "slippage_bps": parse_decimal(slippage_bps, "--slippage-bps"),
+            "capital": parse_decimal(capital, "--capital"),
+        }
+        if strategy in ("pairs", "basis"):
+            if axes or engine != "event":
+                fail(f"{strategy} runs on the event engine only (no --sweep, no --engine vectorised)")
+            products = leg_ids(strategy, symbols, spot_id, future_id)
+            values: dict[str, Any] = {
+                "notional": parse_decimal(notional, "--notional"),
+                "min_profit_bps": parse_decimal(min_profit_bps, "--min-profit-bps"),
+                "stop_loss_bps": parse_decimal(stop_loss_bps, "--stop-loss-bps"),
+                "entry_cooldown_ms": entry_cooldown_ms,
+                "exit_cooldown_ms": exit_cooldown_ms,
+            }
+            if strategy == "pairs":
+                values.update(window=window, entry_z=entry_z, exit_z=exit_z, hedge_ratio=hedge_ratio)
+                values["hedge_window"] = hedge_window
             else:
-                _print_sweep(rows, sort_by, top)
-            return
-        series = _load(data, synthetic, bars, seed, interval)
-        if engine == "event":
-            with progress("backtest", enabled=len(series) > 50_000) as update:
-                result = run_event_driven(series, cfg, on_progress=update)
+                values.update(
+                    entry_bps=parse_decimal(entry_bps, "--entry-bps"),
+                    exit_bps=parse_decimal(exit_bps, "--exit-bps"),
+                    allow_reverse=allow_reverse,
+                )
+            legs = dual_legs(
+                strategy,
+                products,
+                parse_decimal(base_increment, "--base-increment"),
+                parse_decimal(contract_size, "--contract-size"),
+                parse_decimal(future_increment, "--future-increment"),
+            )
+            kind: Literal["pairs", "basis"] = "pairs" if strategy == "pairs" else "basis"
+            result, chart_bars = _run_dual(src, dual_config(kind, legs, values, **run))
+            title = strategy
         else:
-            result = run_vectorised(series, cfg)
+            cfg = BacktestConfig(
+                # A sweep replaces the windows per combination; the base only has to be valid.
+                short=short if not axes else 1,
+                long=long if not axes else 2,
+                average=average,
+                cross=cross,
+                size=parse_decimal(size, "--size") if size is not None else None,
+                **run,
+            )
+            if axes:
+                if top < 1 or workers < 1:
+                    fail("--top and --workers must be at least 1")
+                combos = grid(axes, short, long)
+                sort_rows([], sort_by)  # validate the metric name before the work starts
+                series = _load(src, product_id, bars, seed, interval)
+                with progress("sweep") as update:
+                    rows = sort_rows(run_sweep(series, cfg, combos, workers=workers, on_done=update), sort_by)
+                if out_dir is not None:
+                    from shared.backtest.io import save_sweep
+
+                    save_sweep(rows, out_dir)
+                if as_json:
+                    typer.echo(json.dumps({"sort_by": sort_by, "combinations": len(rows), "results": rows}))
+                else:
+                    _print_sweep(rows, sort_by, top)
+                return
+            chart_bars = _load(src, product_id, bars, seed, interval)
+            if engine == "event":
+                with progress("backtest", enabled=len(chart_bars) > 50_000) as update:
+                    result = run_event_driven(chart_bars, cfg, on_progress=update)
+            else:
+                result = run_vectorised(chart_bars, cfg)
+            title = "MA crossover"
         written: list[Path] = []
         if out_dir is not None:
             from shared.backtest.io import save_result
 
             with stderr.status("writing results"):
-                written = save_result(result, out_dir, series)
+                written = save_result(result, out_dir, chart_bars)
     except BacktestError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -259,7 +382,7 @@ def backtest(
     if as_json:
         typer.echo(json.dumps(summary))
     else:
-        _print_metrics(summary, written)
+        _print_metrics(summary, written, title, result.config.describe())
 
 
 def register(app: typer.Typer) -> None:

@@ -54,7 +54,11 @@ class SignalCore(Protocol):
 def make_core(cfg: BacktestConfig) -> SignalCore:
     """The live service's MA crossover core, configured from the backtest config."""
     params = MaCrossoverParams(
-        product_id="BACKTEST", short_window=cfg.short, long_window=cfg.long, average=cfg.average, cross=cfg.cross
+        product_id="BACKTEST",
+        short_window=cfg.short,
+        long_window=cfg.long,
+        average=cfg.average,
+        cross=cfg.cross,
     )
     return MaCrossover(params)
 

@@ -56,7 +56,7 @@ def render_chart(result: BacktestResult, path: Path, bars: Bars | None = None) -
     ax.set_ylabel("equity")
     m = result.metrics
     fig.suptitle(
-        f"{result.config.average.upper()} {result.config.short}/{result.config.long}  "
+        f"{result.config.describe()}  "
         f"return {m.return_pct:.2f}%  max DD {m.max_drawdown_pct:.2f}%  trades {m.num_trades}",
         fontsize=10,
     )

@@ -6,6 +6,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.backtest.dual_types import DualConfig
 from shared.backtest.types import BacktestConfig, BacktestResult, Metrics
 
 
@@ -15,8 +16,10 @@ def iso(ns: int) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def config_dict(cfg: BacktestConfig) -> dict[str, Any]:
+def config_dict(cfg: BacktestConfig | DualConfig) -> dict[str, Any]:
     """The config with Decimals as strings (exact), for the JSON output and summary files."""
+    if isinstance(cfg, DualConfig):
+        return cfg.as_dict()
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
@@ -33,6 +36,7 @@ def result_summary(result: BacktestResult, *, with_trades: bool = True) -> dict[
     """The one JSON object `backtest --json` prints: metrics at the top level, plus trades."""
     out: dict[str, Any] = {"engine": result.engine, "config": config_dict(result.config)}
     out.update(metrics_dict(result.metrics))
+    out.update(result.extra)
     if with_trades:
         trades = []
         for row in result.trades.with_columns(

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from shared.backtest.errors import BacktestError
+
+if TYPE_CHECKING:
+    from shared.backtest.dual_types import DualConfig, PairTrade
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -89,6 +92,10 @@ class BacktestConfig:
         if self.size is not None and (not self.size.is_finite() or self.size <= 0):
             raise BacktestError("--size must be a positive number")
 
+    def describe(self) -> str:
+        """One line for tables and chart titles."""
+        return f"{self.average.upper()} {self.short}/{self.long}, fill {self.fill}, cross {self.cross}"
+
 
 @dataclass(frozen=True)
 class Trade:
@@ -138,13 +145,17 @@ TRADE_SCHEMA: dict[str, type[pl.DataType] | pl.DataType] = {
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """What either engine returns. `trades` and `equity` are float frames (for files and metrics);
-    `exact_trades` keeps the Decimal trades of the event-driven engine (empty for the vectorised one).
+    """What any engine returns. `trades` and `equity` are float frames (for files and metrics);
+    `exact_trades` keeps the Decimal trades of the MA event-driven engine (empty for the vectorised
+    one), `pair_trades` those of the pairs / basis engine (`DualConfig`). `extra` is run
+    information the summary adds at its top level (the dual-leg engine's counters).
     """
 
     engine: Literal["vectorised", "event"]
-    config: BacktestConfig
+    config: BacktestConfig | DualConfig
     trades: pl.DataFrame
     equity: pl.DataFrame
     metrics: Metrics
     exact_trades: tuple[Trade, ...] = field(default=())
+    pair_trades: tuple[PairTrade, ...] = field(default=())
+    extra: dict[str, Any] = field(default_factory=dict)

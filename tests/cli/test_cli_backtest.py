@@ -99,7 +99,7 @@ BAD_ARGS: list[tuple[list[str], str]] = [
     (["--synthetic", "--data", "x.csv"], "not both"),
     (["--data", "missing.csv"], "no such file"),
     (["--data", "prices.txt"], "unsupported file type"),
-    (["--synthetic", "--strategy", "pairs"], "not supported by backtest"),
+    (["--synthetic", "--strategy", "momentum"], "'momentum' is not supported"),
     (["--synthetic", "--short", "20", "--long", "20"], "must be smaller than --long"),
     (["--synthetic", "--short", "0"], "--short must be at least 1"),
     (["--synthetic", "--fee-bps", "abc"], "--fee-bps must be a number"),
@@ -115,6 +115,12 @@ BAD_ARGS: list[tuple[list[str], str]] = [
     (["--synthetic", "--sweep", "short=5:10:5", "--sort-by", "luck"], "--sort-by must be one of"),
     (["--synthetic", "--sweep", "short=5:10:5", "--top", "0"], "--top and --workers"),
     (["--synthetic", "long=20:40:20"], "did you mean --sweep"),
+    (["--start", "2026-01-01"], "need both --start and --end"),
+    (["--start", "2026-01-02", "--end", "2026-01-01"], "--end must be after --start"),
+    (["--start", "2026-01-01", "--end", "tomorrow"], "--end must be ISO-8601"),
+    (["--start", "2026-01-01", "--end", "2026-01-02", "--granularity", "61"], "--granularity must be one of"),
+    (["--start", "2026-01-01", "--end", "2026-01-02", "--ca-file", "nope.pem"], "--ca-file nope.pem"),
+    (["--start", "2026-01-01", "--end", "2026-01-02"], "REST candles need --product-id"),
 ]
 BAD_FILES: list[tuple[str, str]] = [
     ("time,open,close\n2025-01-01,1,1\n", "missing column(s): high, low"),
