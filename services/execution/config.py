@@ -20,8 +20,11 @@ class PaperSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     account_id: str = "paper"
     """Name of the simulated account (its balances live in KV `paper_account`)."""
-    initial_balances: dict[str, str] = msgspec.field(default_factory=lambda: {"USD": "100000"})
-    """Starting wallets (decimal strings) used when KV holds no account yet."""
+    initial_balances: dict[str, str] = msgspec.field(
+        default_factory=lambda: {"USD": "100000", "BTC": "1", "ETH": "20", "SOL": "400", "LTC": "500"}
+    )
+    """Starting wallets (decimal strings) used when KV holds no account yet. Spot cannot be
+    shorted, so pairs strategies sell their short leg from inventory: the paper account holds some."""
     latency_ms: float = 0.0
     """Delay between receiving an order and matching it (the market may move meanwhile)."""
     slippage_bps: float = 0.0
