@@ -26,16 +26,31 @@ from services.stack import ServiceEntry, services_for
 from shared import streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
+from shared.errors import AlgopioneerError
 from shared.messages import StrategySpec
+from shared.nats import auth
 from shared.natsserver import NatsServer
 
 _log = structlog.get_logger("launcher")
 DEFAULT_PORTFOLIO = Path(__file__).resolve().parents[1] / "deploy" / "paper-portfolio.json"
+PERMISSIONS_CONF = Path(auth.__file__).with_name("permissions.conf")
+CLI_USER, ADMIN_USER = "cli", "admin"
+
+
+def nats_user(entry: ServiceEntry) -> str:
+    """The NATS user a service runs as: its name, except both execution modes share `execution`."""
+    return "execution" if entry.module == "services.execution" else entry.name
+
+
 STOP_GRACE_S = 10.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0
 # What the paper stack streams from the simulator: spot for MA and pairs, a BTC future for basis.
 PAPER_PRODUCTS = "BTC-USD,ETH-USD,SOL-USD,LTC-USD,BIP-20DEC30-CDE"
+
+
+class LauncherError(AlgopioneerError):
+    """The stack could not be brought up; the message says which part and where its log is."""
 
 
 @dataclass
@@ -63,12 +78,16 @@ class Launcher:
         nats_port: int = 4222,
         entries: list[ServiceEntry] | None = None,
         portfolio: Path | None = None,
+        nats_config: Path | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.profile = profile
         self.portfolio = portfolio
         self.entries = entries if entries is not None else [e for e in services_for(profile) if e.available]
-        self.nats = NatsServer(self.data_dir / "nats", port=nats_port)
+        # Per-service users: only risk may approve orders, only execution may consume them.
+        self.nats = NatsServer(
+            self.data_dir / "nats", port=nats_port, config_file=str(nats_config) if nats_config else None
+        )
         self.managed: list[Managed] = []
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
@@ -76,8 +95,11 @@ class Launcher:
 
     def _base_env(self, entry: ServiceEntry) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALGOPIONEER_HTTP__")}
+        user = nats_user(entry)
         env.update(
             NATS_URL=self.nats.url,
+            ALGOPIONEER_NATS__USER=user,
+            ALGOPIONEER_NATS__PASSWORD=auth.local_password(user),
             ALGOPIONEER_HTTP__PORT=str(entry.http_port),
             OTEL_SERVICE_NAME=entry.name,
             PYTHONUNBUFFERED="1",
@@ -158,8 +180,8 @@ class Launcher:
         deadline = time.monotonic() + timeout_s
         while not info_path.exists():
             if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"exchange simulator did not write {info_path}; see data/logs/exchange-sim.log"
+                raise LauncherError(
+                    f"exchange simulator did not write {info_path}; see {self.data_dir / 'logs' / 'exchange-sim.log'}"
                 )
             await asyncio.sleep(0.1)
         info = json.loads(info_path.read_text())
@@ -179,9 +201,8 @@ class Launcher:
     async def _seed_portfolio(self, path: Path) -> None:
         """Start the default instances on a fresh stack (never over an operator's own specs)."""
         specs = msgspec.json.decode(path.read_bytes(), type=list[StrategySpec])
-        bus = await Bus.connect(NatsSettings(url=self.nats.url), service="launcher")
+        bus = await self._connect(CLI_USER)
         try:
-            await streams.provision(bus.js)
             kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
             if await kv.keys():
                 _log.info("portfolio_kept", reason="specs already exist")
@@ -192,10 +213,16 @@ class Launcher:
         finally:
             await bus.close()
 
+    async def _connect(self, user: str) -> Bus:
+        settings = NatsSettings(url=self.nats.url, user=user, password=auth.local_password(user))
+        return await Bus.connect(settings, service="launcher")
+
     def _write_stack_file(self) -> None:
         """`data/stack.json` tells CLI commands where the running stack's NATS and services are."""
         stack = {
             "nats_url": self.nats.url,
+            "nats_user": CLI_USER,
+            "nats_password": auth.local_password(CLI_USER),
             "profile": self.profile,
             "services": {m.entry.name: m.entry.http_port for m in self.managed},
         }
@@ -209,6 +236,10 @@ class Launcher:
             loop.add_signal_handler(sig, self.stopping.set)
         await asyncio.to_thread(self.nats.start)
         _log.info("nats_started", url=self.nats.url, data=str(self.nats.data_dir))
+        # The first creator of a stream sets its configuration: do it as admin, before any service.
+        admin = await self._connect(ADMIN_USER)
+        await streams.provision(admin.js)
+        await admin.close()
         try:
             skipped = [e.name for e in services_for(self.profile) if e not in self.entries]
             if skipped:

@@ -10,7 +10,10 @@ from typing import Annotated
 import typer
 
 from services.cli import backtest, find_pairs, operate, positions, trading
-from services.launcher import Launcher
+from services.launcher import CLI_USER, PERMISSIONS_CONF, Launcher, LauncherError
+from shared.errors import BusUnavailableError
+from shared.nats import auth
+from shared.natsserver import NatsServerError
 from shared.telemetry import configure_logging
 
 app = typer.Typer(
@@ -76,8 +79,14 @@ def up(
         profile="live" if live else "paper",
         nats_port=nats_port if nats_port else -1,
         portfolio=seed,
+        nats_config=PERMISSIONS_CONF,
     )
-    raise typer.Exit(asyncio.run(_run_stack(launcher, dashboard)))
+    try:
+        code = asyncio.run(_run_stack(launcher, dashboard))
+    except (LauncherError, NatsServerError, BusUnavailableError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    raise typer.Exit(code)
 
 
 async def _run_stack(launcher: Launcher, dashboard: bool) -> int:
@@ -91,7 +100,8 @@ async def _run_stack(launcher: Launcher, dashboard: bool) -> int:
         if launcher.started.is_set():
             typer.echo(f"stack running; logs in {launcher.data_dir / 'logs'}; Ctrl-C stops everything")
             try:
-                await run_dashboard(stop=launcher.stopping, url=launcher.nats.url)
+                cli = (CLI_USER, auth.local_password(CLI_USER))
+                await run_dashboard(stop=launcher.stopping, url=launcher.nats.url, credentials=cli)
             except Exception as exc:  # the view is a convenience; the stack keeps running without it
                 typer.echo(f"dashboard stopped ({exc}); the stack keeps running, Ctrl-C stops it", err=True)
         started.cancel()

@@ -26,11 +26,14 @@ async def collect(listen_s: float) -> StackView:
 
 
 async def run_dashboard(
-    refresh_s: float = 1.0, stop: asyncio.Event | None = None, url: str | None = None
+    refresh_s: float = 1.0,
+    stop: asyncio.Event | None = None,
+    url: str | None = None,
+    credentials: tuple[str, str] | None = None,
 ) -> None:
     """Keep a live view on the terminal until `stop` is set (or Ctrl-C)."""
     view = StackView()
-    async with connect(url) as bus:
+    async with connect(url, credentials) as bus:
         await view.load(bus)
         await view.follow(bus)
         with Live(view.render(), console=Console(), refresh_per_second=4, screen=False) as live:
