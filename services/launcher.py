@@ -196,6 +196,9 @@ class Launcher:
             "ALGOPIONEER_MARKETDATA__PRODUCTS": os.environ.get(
                 "ALGOPIONEER_MARKETDATA__PRODUCTS", PAPER_PRODUCTS
             ),
+            # Strategies price their edge with the fees the paper venue charges (US Intro tier).
+            "ALGOPIONEER_STRATEGY__TAKER_FEE_RATE": "0.009",
+            "ALGOPIONEER_STRATEGY__MAKER_FEE_RATE": "0.005",
         }
 
     async def _seed_portfolio(self, path: Path) -> None:
