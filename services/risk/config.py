@@ -58,7 +58,7 @@ class RiskSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_fi
     tick_interval_s: float = 0.25
     """Housekeeping cadence: breaker cooldowns, daily PnL and the kill switch it drives, state and
     PnL publishing on change. Also the fastest rate at which mark-driven PnL is republished."""
-    pnl_interval_s: float = 5.0
+    report_interval_s: float = 5.0
     """`PnlSummary` is published (and KV refreshed) at least this often even without a change."""
     limits_refresh_s: float = 1.0
     """How often KV `risk_limits` is read for a new revision."""
@@ -77,7 +77,7 @@ class RiskSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("venues must name at least one venue")
         for venue in self.venue_ids:
             subjects.token(venue)
-        for name in ("tick_interval_s", "pnl_interval_s", "limits_refresh_s", "products_refresh_s"):
+        for name in ("tick_interval_s", "report_interval_s", "limits_refresh_s", "products_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
         if self.replay_timeout_s <= 0:

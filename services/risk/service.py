@@ -71,7 +71,7 @@ class RiskService:
         bus = self._bus = ctx.bus
         store = self._store = RiskStore(bus)
         await store.open()
-        self._reporter = Reporter(bus, store, int(self.settings.pnl_interval_s * _NS))
+        self._reporter = Reporter(bus, store, int(self.settings.report_interval_s * _NS))
         await self._load_limits()
         self.book.set_products(await store.load_products())
         self._products_due = time.monotonic() + self.settings.products_refresh_s

@@ -20,7 +20,7 @@ from itertools import combinations
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from statsmodels.tsa.stattools import coint  # type: ignore[import-untyped]  # no stubs, not in the mypy overrides
+from statsmodels.tsa.stattools import coint
 
 from shared.messages.strategy import PairsParams, StrategySpec
 

@@ -217,7 +217,7 @@ def settings_for(bus: Bus, **limit_overrides: Any) -> RiskSettings:
         limits=msgspec.to_builtins(limits(**limit_overrides)),
         tick_interval_s=0.05,
         limits_refresh_s=0.05,
-        pnl_interval_s=1.0,
+        report_interval_s=1.0,
         replay_timeout_s=10.0,
     )
 
