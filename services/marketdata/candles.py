@@ -2,14 +2,16 @@
 
 The venue returns at most 350 buckets per call, newest first, and omits empty buckets (§2.10), so a
 request is split into windows of `candle_page_size` buckets, each fetched through the real SDK
-client in a worker thread (its calls block), and the rows are merged by `start`. Paging and merging
-are pure functions; only `CandleFetcher` does I/O.
+client in a worker thread (its calls block), and the rows are merged by `start`. Paging, merging and
+the SDK call live in `shared.coinbase.candles` (the backtester pages the same way); only
+`CandleFetcher` does I/O.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -26,22 +28,13 @@ from services.marketdata.errors import (
 )
 from services.marketdata.parse import checked
 from services.marketdata.schemas import RestCandle, RestCandles
+from shared.coinbase.candles import fetch_page, merge_by_start
+from shared.coinbase.candles import page_windows as page_windows
+from shared.coinbase.rest import make_rest_client
 from shared.config import CoinbaseCredentials
 from shared.messages import Candle, CandleReply, CandleRequest
 
 _log = structlog.get_logger("marketdata.candles")
-
-
-def page_windows(start: int, end: int, granularity_s: int, page_size: int) -> list[tuple[int, int]]:
-    """[start, end) split into consecutive windows of at most `page_size` buckets."""
-    span = granularity_s * page_size
-    windows = []
-    cursor = start
-    while cursor < end:
-        upper = min(end, cursor + span)
-        windows.append((cursor, upper))
-        cursor = upper
-    return windows
 
 
 def to_candle(row: RestCandle, venue: str, product_id: str, granularity_s: int) -> Candle:
@@ -65,8 +58,7 @@ def to_candle(row: RestCandle, venue: str, product_id: str, granularity_s: int) 
 
 def merge_candles(candles: Iterable[Candle], start: int, end: int) -> tuple[Candle, ...]:
     """Rows from every page: only [start, end), one per `start` (the last fetched wins), oldest first."""
-    by_start = {candle.start: candle for candle in candles if start <= candle.start < end}
-    return tuple(by_start[key] for key in sorted(by_start))
+    return tuple(merge_by_start(candles, start, end, key=attrgetter("start")))
 
 
 def validate_request(request: CandleRequest, venue: str, max_bars: int) -> str:
@@ -94,20 +86,14 @@ class CandleFetcher:
 
     def _client(self) -> Any:
         """A fresh SDK client (one per request: `requests.Session` is not promised thread-safe)."""
-        from coinbase.rest import RESTClient
-
         creds = self.credentials
-        client = RESTClient(
-            api_key=creds.api_key if creds else None,
-            api_secret=creds.reveal_secret() if creds else None,
-            base_url=self.settings.venue.rest_host,
-            timeout=self.settings.candle_timeout_s,
+        return make_rest_client(
+            self.settings.venue.rest_host,
+            creds.api_key if creds else None,
+            creds.reveal_secret() if creds else None,
+            self.settings.venue.ca_file,
+            self.settings.candle_timeout_s,
         )
-        if self.settings.venue.ca_file:
-            # Without trust_env=False, REQUESTS_CA_BUNDLE silently overrides verify (§0.2).
-            client.session.trust_env = False
-            client.session.verify = self.settings.venue.ca_file
-        return client
 
     async def handle(self, request: CandleRequest) -> CandleReply:
         """The NATS request handler: candles, or an error reply that says what went wrong."""
@@ -150,10 +136,9 @@ class CandleFetcher:
     def _page(self, client: Any, product_id: str, lower: int, upper: int, granularity: str) -> RestCandles:
         """One blocking SDK call (private endpoint with keys, the public one without)."""
         limit = min(CANDLES_MAX_PER_CALL, self.settings.candle_page_size + 1)
-        fetch = client.get_candles if self.credentials else client.get_public_candles
         try:
-            response = fetch(
-                product_id, start=str(lower), end=str(upper), granularity=granularity, limit=limit
+            body = fetch_page(
+                client, product_id, lower, upper, granularity, signed=bool(self.credentials), limit=limit
             )
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
@@ -163,6 +148,6 @@ class CandleFetcher:
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise VenueUnavailableError(f"candles: {type(exc).__name__}") from None
         try:
-            return msgspec.convert(response.to_dict(), RestCandles)
+            return msgspec.convert(body, RestCandles)
         except msgspec.ValidationError as exc:
             raise MalformedMessageError(f"candles body: {exc}") from None

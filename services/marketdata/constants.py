@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
+from shared.coinbase.candles import GRANULARITY_BY_SECONDS as GRANULARITY_BY_SECONDS
+from shared.coinbase.candles import MAX_PER_CALL
+
 # Subscription channels (what we send) and the envelope `channel` they come back on.
 CHANNEL_HEARTBEATS: Final = "heartbeats"
 CHANNEL_TICKER: Final = "ticker"
@@ -26,16 +29,5 @@ CLOSE_GOING_AWAY: Final = 1001
 DEFAULT_MAX_MESSAGE_BYTES: Final = 32 * 1024 * 1024
 SUBSCRIBE_DEADLINE_S: Final = 5.0
 
-# REST candles: at most 350 buckets per call; the reference advises paging at <= 300.
-CANDLES_MAX_PER_CALL: Final = 350
-GRANULARITY_BY_SECONDS: Final[dict[int, str]] = {
-    60: "ONE_MINUTE",
-    300: "FIVE_MINUTE",
-    900: "FIFTEEN_MINUTE",
-    1800: "THIRTY_MINUTE",
-    3600: "ONE_HOUR",
-    7200: "TWO_HOUR",
-    14400: "FOUR_HOUR",
-    21600: "SIX_HOUR",
-    86400: "ONE_DAY",
-}
+# REST candles (§2.10): defined once in `shared.coinbase.candles`, shared with the backtester.
+CANDLES_MAX_PER_CALL: Final = MAX_PER_CALL

@@ -6,8 +6,8 @@ than 350 per call and returns them newest first, omitting empty buckets). Pages 
 inside [start, end), sorted and de-duplicated by start, then written to a Parquet file whose name
 is the whole request (host, product, granularity, range), so the same request later reads the
 file and makes no call. Ranges reaching into the future are fetched but not cached: their last
-candle is still forming and a cache would freeze it. This mirrors `services.marketdata.candles`
-(the service's pager), which `shared` must not import.
+candle is still forming and a cache would freeze it. The paging, merging and SDK client come from
+`shared.coinbase` (the market-data service's candle pager uses the same ones).
 """
 
 from __future__ import annotations
@@ -23,21 +23,14 @@ from typing import Any
 import polars as pl
 
 from shared.backtest.errors import DataError
+from shared.coinbase.candles import GRANULARITY_BY_SECONDS, fetch_page, merge_by_start
+from shared.coinbase.candles import MAX_PER_CALL as MAX_PER_CALL
+from shared.coinbase.candles import PAGE_BUCKETS as PAGE_BUCKETS
+from shared.coinbase.candles import page_windows as page_windows
+from shared.coinbase.rest import make_rest_client
 from shared.config import CoinbaseCredentials
 
-GRANULARITIES = {
-    60: "ONE_MINUTE",
-    300: "FIVE_MINUTE",
-    900: "FIFTEEN_MINUTE",
-    1800: "THIRTY_MINUTE",
-    3600: "ONE_HOUR",
-    7200: "TWO_HOUR",
-    14400: "FOUR_HOUR",
-    21600: "SIX_HOUR",
-    86400: "ONE_DAY",
-}
-MAX_PER_CALL = 350
-PAGE_BUCKETS = 300  # below the hard limit: the venue may count an inclusive end bucket too
+GRANULARITIES = GRANULARITY_BY_SECONDS
 DEFAULT_HOST = "api.coinbase.com"
 RETRIES = 2
 
@@ -94,14 +87,6 @@ def parse_time(text: str, option: str) -> int:
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
 
 
-def page_windows(
-    start: int, end: int, granularity_s: int, buckets: int = PAGE_BUCKETS
-) -> list[tuple[int, int]]:
-    """[start, end) split into consecutive windows of at most `buckets` buckets."""
-    span = granularity_s * buckets
-    return [(lo, min(end, lo + span)) for lo in range(start, end, span)]
-
-
 def cache_path(source: RestSource, q: CandleQuery) -> Path:
     """The cache file of one request: every part of the request is in the name."""
 
@@ -113,38 +98,34 @@ def cache_path(source: RestSource, q: CandleQuery) -> Path:
 
 
 def make_client(source: RestSource) -> Any:
-    """The SDK client; with a CA file, trust exactly it (REQUESTS_CA_BUNDLE would override verify)."""
-    from coinbase.rest import RESTClient
-
+    """The SDK client; with a CA file, trust exactly it (`shared.coinbase.rest`)."""
     creds = source.credentials
-    client = RESTClient(
-        api_key=creds.api_key if creds else None,
-        api_secret=creds.reveal_secret() if creds else None,
-        base_url=source.host,
-        timeout=source.timeout_s,
+    return make_rest_client(
+        source.host,
+        creds.api_key if creds else None,
+        creds.reveal_secret() if creds else None,
+        source.ca_file,
+        source.timeout_s,
     )
-    if source.ca_file is not None:
-        client.session.trust_env = False
-        client.session.verify = str(source.ca_file)
-    return client
 
 
 def _page(client: Any, source: RestSource, q: CandleQuery, lo: int, hi: int) -> list[dict[str, Any]]:
     """One SDK call, retried on 429/5xx and connection trouble; anything else is a `DataError`."""
     import requests
 
-    fetch = client.get_candles if source.credentials is not None else client.get_public_candles
+    signed = source.credentials is not None
     for attempt in range(RETRIES + 1):
         try:
-            body = fetch(
+            body = fetch_page(
+                client,
                 q.product_id,
-                start=str(lo),
-                end=str(hi),
-                granularity=GRANULARITIES[q.granularity_s],
+                lo,
+                hi,
+                GRANULARITIES[q.granularity_s],
+                signed=signed,
                 limit=MAX_PER_CALL,
             )
-            rows = body.to_dict().get("candles") or []
-            return list(rows)
+            return list(body.get("candles") or [])
         except requests.HTTPError as exc:
             status = exc.response.status_code if exc.response is not None else 0
             if (status == 429 or status >= 500) and attempt < RETRIES:
@@ -162,16 +143,10 @@ def _page(client: Any, source: RestSource, q: CandleQuery, lo: int, hi: int) -> 
 
 def to_frame(rows: list[dict[str, Any]], q: CandleQuery) -> pl.DataFrame:
     """Rows from every page → one frame inside [start, end), one row per start, oldest first."""
-    by_start: dict[int, dict[str, Any]] = {}
     try:
-        for row in rows:
-            start = int(row["start"])
-            if q.start <= start < q.end:
-                by_start[start] = row
-        starts = sorted(by_start)
-        cols = {
-            k: [float(by_start[s][k]) for s in starts] for k in ("open", "high", "low", "close", "volume")
-        }
+        kept = merge_by_start(rows, q.start, q.end, key=lambda row: int(row["start"]))
+        starts = [int(row["start"]) for row in kept]
+        cols = {k: [float(row[k]) for row in kept] for k in ("open", "high", "low", "close", "volume")}
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"candles for {q.product_id}: malformed row ({exc})") from None
     return pl.DataFrame(

@@ -24,13 +24,6 @@ from services.execution.coinbase import parse
 from services.execution.coinbase.config import LiveSettings
 from services.execution.coinbase.fills import FillPoller, FillsCursor
 from services.execution.coinbase.http import CoinbaseHttp
-from services.execution.coinbase.schemas import (
-    CancelResponse,
-    CreateOrderResponse,
-    ListOrdersResponse,
-    ListProductsResponse,
-    RestOrder,
-)
 from services.execution.coinbase.state import LiveOrderRecord, OrderStore
 from services.execution.coinbase.tracker import OrderTracker
 from services.execution.coinbase.ws import UserChannel
@@ -42,6 +35,13 @@ from services.execution.errors import (
 )
 from shared import subjects
 from shared.bus import Bus
+from shared.coinbase.schemas import (
+    CancelResponse,
+    CreateOrderResponse,
+    ListOrdersResponse,
+    ListProductsResponse,
+    RestOrder,
+)
 from shared.config import CoinbaseCredentials, VenueSettings
 from shared.messages import CancelRequest, Order, OrderStatus
 from shared.risk.products import ProductInfo

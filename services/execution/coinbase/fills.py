@@ -19,10 +19,10 @@ import structlog
 from services.execution.coinbase import constants as c
 from services.execution.coinbase.config import LiveSettings
 from services.execution.coinbase.http import CoinbaseHttp
-from services.execution.coinbase.parse import rfc3339_ns, to_rfc3339
-from services.execution.coinbase.schemas import ListFillsResponse, RestFill
 from services.execution.errors import ExecutionError
 from shared.bus import TypedKV
+from shared.coinbase.parse import rfc3339_ns, to_rfc3339
+from shared.coinbase.schemas import ListFillsResponse, RestFill
 
 _log = structlog.get_logger("execution.coinbase.fills")
 FillsHandler = Callable[[list[RestFill]], Awaitable[None]]

@@ -20,6 +20,8 @@ from services.execution import metrics
 from services.execution.coinbase.config import LiveSettings
 from services.execution.coinbase.errors import classify
 from services.execution.errors import RetryableVenueError, VenueServerError
+from shared.coinbase import schemas
+from shared.coinbase.rest import make_rest_client
 from shared.config import CoinbaseCredentials, VenueSettings
 
 T = TypeVar("T")
@@ -65,23 +67,15 @@ class Backoff:
 
 
 def build_client(venue: VenueSettings, credentials: CoinbaseCredentials, timeout_s: float) -> RESTClient:
-    """The SDK client; with a CA file (the simulator's) only that CA is trusted (reference §0.2)."""
-    client = RESTClient(
-        api_key=credentials.api_key,
-        api_secret=credentials.reveal_secret(),
-        base_url=venue.rest_host,
-        timeout=timeout_s,
-    )
-    if venue.ca_file:
-        client.session.trust_env = False
-        client.session.verify = venue.ca_file
-    return client
+    """The SDK client for `venue`, built by `shared.coinbase.rest` (CA pinning included)."""
+    secret = credentials.reveal_secret()
+    return make_rest_client(venue.rest_host, credentials.api_key, secret, venue.ca_file, timeout_s)
 
 
 def decode(data: Any, kind: type[T]) -> T:
     """Raw JSON (already a dict) → a schema Struct; a shape we cannot read is an unknown outcome."""
     try:
-        return msgspec.convert(data, kind, strict=False)
+        return schemas.decode(data, kind)
     except msgspec.ValidationError as exc:
         raise VenueServerError(f"malformed venue response: {exc}") from None
 

@@ -1,5 +1,8 @@
 """Pure translations: our `Order` → a create-order body (checked, never rounded), venue JSON → domain.
 
+The protocol-level parsing (venue decimals, RFC3339 times, venue order statuses) lives in
+`shared.coinbase.parse` and is re-exported here (`dec`, `rfc3339_ns`, `to_rfc3339`) for the adapter.
+
 Sizes and prices must already be on the product's increments (strategies round, ARCHITECTURE); an
 off-grid value is rejected here with the code the venue itself would use, so paper and live report
 the same reason. Futures sizes are whole contracts.
@@ -7,19 +10,21 @@ the same reason. Futures sizes are whole contracts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.execution.coinbase import constants as c
-from services.execution.coinbase.schemas import CreateOrderResponse, RestFill, RestOrder, RestProduct
 from services.execution.errors import OrderRejectedError
+from shared.coinbase.parse import ZERO as ZERO
+from shared.coinbase.parse import dec as dec
+from shared.coinbase.parse import order_status as venue_order_status
+from shared.coinbase.parse import rfc3339_ns as rfc3339_ns
+from shared.coinbase.parse import to_rfc3339 as to_rfc3339
+from shared.coinbase.schemas import CreateOrderResponse, RestFill, RestOrder, RestProduct
 from shared.errors import ConfigError, MoneyError
 from shared.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
-from shared.money import is_on_grid, to_decimal
+from shared.money import is_on_grid
 from shared.risk.products import ProductInfo
-
-ZERO = Decimal(0)
 
 
 def fmt(value: Decimal) -> str:
@@ -28,13 +33,6 @@ def fmt(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text or "0"
-
-
-def dec(raw: str | None, field: str) -> Decimal:
-    """A venue decimal string ('' counts as 0); a malformed one raises `MoneyError`."""
-    if raw is None or raw == "":
-        return ZERO
-    return to_decimal(raw, field=field)
 
 
 def order_configuration(order: Order) -> dict[str, Any]:
@@ -112,18 +110,7 @@ def reject_reason(response: CreateOrderResponse) -> str:
 
 def order_status(raw: RestOrder, filled: Decimal) -> OrderStatus:
     """Our lifecycle status of a venue order, given how much of it we have seen filled."""
-    status = raw.status.upper()
-    if status == "FILLED":
-        return OrderStatus.FILLED
-    if status == "CANCELLED":
-        return OrderStatus.CANCELLED
-    if status == "EXPIRED":
-        return OrderStatus.EXPIRED
-    if status == "FAILED":
-        return OrderStatus.REJECTED
-    if status in ("PENDING", "OPEN", "QUEUED", "CANCEL_QUEUED", "EDIT_QUEUED"):
-        return OrderStatus.PARTIALLY_FILLED if filled > ZERO else OrderStatus.ACCEPTED
-    return OrderStatus.UNKNOWN
+    return venue_order_status(raw.status, filled)
 
 
 def matches(raw: RestOrder, order: Order) -> bool:
@@ -133,33 +120,6 @@ def matches(raw: RestOrder, order: Order) -> bool:
         and raw.product_id == order.product_id
         and raw.side.upper() == order.side.value
     )
-
-
-def rfc3339_ns(raw: str) -> int:
-    """RFC3339 (with up to nanosecond fractions) → integer ns; '' or malformed → 0."""
-    if not raw:
-        return 0
-    text = raw.strip().replace("Z", "+00:00")
-    frac_ns = 0
-    if "." in text:
-        head, rest = text.split(".", 1)
-        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        tz = rest[len(digits) :]
-        frac_ns = int((digits + "000000000")[:9]) if digits else 0
-        text = head + tz
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return 0
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp()) * 1_000_000_000 + frac_ns
-
-
-def to_rfc3339(ns: int) -> str:
-    """Integer ns → RFC3339 with microseconds and a Z (what query parameters take)."""
-    moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def to_fill(raw: RestFill, order: Order) -> Fill:

@@ -20,9 +20,9 @@ from services.execution.adapter import ReportSink, make_event
 from services.execution.coinbase import constants as c
 from services.execution.coinbase import parse
 from services.execution.coinbase.http import CoinbaseHttp
-from services.execution.coinbase.schemas import GetOrderResponse, ListFillsResponse, RestFill, UserOrder
 from services.execution.coinbase.state import LiveOrderRecord, OrderStore
 from services.execution.errors import ExecutionError
+from shared.coinbase.schemas import GetOrderResponse, ListFillsResponse, RestFill, UserOrder
 from shared.messages import Order, OrderStatus
 
 _log = structlog.get_logger("execution.coinbase")

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from services.execution.coinbase.config import LiveSettings
 from services.execution.coinbase.http import Backoff
-from services.execution.coinbase.schemas import UserOrder, WsEnvelope
+from shared.coinbase.schemas import UserOrder, WsEnvelope
 from shared.config import CoinbaseCredentials, VenueSettings
 
 _log = structlog.get_logger("execution.coinbase.ws")

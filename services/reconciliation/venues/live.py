@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +23,9 @@ from services.reconciliation.config import LiveReaderSettings
 from services.reconciliation.model import ZERO, OrderRef, ProductRef, VenueFill, VenueOrder, VenueSnapshot
 from services.reconciliation.venues import schemas as s
 from services.reconciliation.venues.base import VenueReadError
+from shared.coinbase import schemas as cb
+from shared.coinbase.parse import dec_or_zero, to_rfc3339
+from shared.coinbase.rest import make_rest_client
 from shared.config import CoinbaseCredentials, VenueSettings
 
 _log = structlog.get_logger("reconciliation.live")
@@ -31,22 +33,9 @@ API = "/api/v3/brokerage"
 
 
 def build_client(venue: VenueSettings, credentials: CoinbaseCredentials, timeout_s: float) -> RESTClient:
-    """The SDK client; with a CA file (the simulator's) only that CA is trusted (reference §0.2)."""
-    client = RESTClient(
-        api_key=credentials.api_key,
-        api_secret=credentials.reveal_secret(),
-        base_url=venue.rest_host,
-        timeout=timeout_s,
-    )
-    if venue.ca_file:
-        client.session.trust_env = False
-        client.session.verify = venue.ca_file
-    return client
-
-
-def to_rfc3339(ns: int) -> str:
-    """Integer ns → RFC3339 with microseconds (what query parameters take)."""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The SDK client for `venue`, built by `shared.coinbase.rest` (CA pinning included)."""
+    secret = credentials.reveal_secret()
+    return make_rest_client(venue.rest_host, credentials.api_key, secret, venue.ca_file, timeout_s)
 
 
 class LiveReader:
@@ -94,7 +83,7 @@ class LiveReader:
         """Everything the core compares, read now."""
         products = await self._catalogue()
         balances = await self._balances()
-        raw_positions = s.decode(await self._get(f"{API}/cfm/positions"), s.PositionsPage)
+        raw_positions = cb.decode(await self._get(f"{API}/cfm/positions"), cb.ListPositionsResponse)
         futures = {p.product_id: s.signed_contracts(p) for p in raw_positions.positions}
         open_orders = tuple(
             s.to_order(o) for o in await self._orders({"order_status": list(s.OPEN_STATUSES)})
@@ -113,7 +102,7 @@ class LiveReader:
     async def _catalogue(self) -> dict[str, ProductRef]:
         now = self._clock()
         if not self._products or now - self._products_ns > self._settings.products_refresh_s * 1e9:
-            page = s.decode(await self._get(f"{API}/products"), s.ProductsPage)
+            page = cb.decode(await self._get(f"{API}/products"), cb.ListProductsResponse)
             self._products = {p.product_id: s.to_product(p) for p in page.products}
             self._products_ns = now
         return self._products
@@ -122,29 +111,31 @@ class LiveReader:
         out: dict[str, Decimal] = {}
         params: dict[str, Any] = {"limit": 250}
         while True:
-            page = s.decode(await self._get(f"{API}/accounts", params), s.AccountsPage)
+            page = cb.decode(await self._get(f"{API}/accounts", params), cb.ListAccountsResponse)
             for acct in page.accounts:
-                hold = s.dec(acct.hold.value) if acct.hold is not None else ZERO
-                out[acct.currency] = out.get(acct.currency, ZERO) + s.dec(acct.available_balance.value) + hold
+                hold = dec_or_zero(acct.hold.value) if acct.hold is not None else ZERO
+                out[acct.currency] = (
+                    out.get(acct.currency, ZERO) + dec_or_zero(acct.available_balance.value) + hold
+                )
             if not page.has_next or not page.cursor:
                 return out
             params["cursor"] = page.cursor
 
-    async def _orders(self, params: dict[str, Any]) -> list[s.RawOrder]:
+    async def _orders(self, params: dict[str, Any]) -> list[cb.RestOrder]:
         params = {**params, "limit": self._settings.page_size}
-        out: list[s.RawOrder] = []
+        out: list[cb.RestOrder] = []
         while True:
-            page = s.decode(await self._get(f"{API}/orders/historical/batch", params), s.OrdersPage)
+            page = cb.decode(await self._get(f"{API}/orders/historical/batch", params), cb.ListOrdersResponse)
             out.extend(page.orders)
             if not page.has_next or not page.cursor:
                 return out
             params["cursor"] = page.cursor
 
-    async def _fill_pages(self, params: dict[str, Any], since_ns: int = 0) -> list[s.RawFill]:
+    async def _fill_pages(self, params: dict[str, Any], since_ns: int = 0) -> list[cb.RestFill]:
         params = {**params, "limit": self._settings.page_size}
-        out: list[s.RawFill] = []
+        out: list[cb.RestFill] = []
         while True:
-            page = s.decode(await self._get(f"{API}/orders/historical/fills", params), s.FillsPage)
+            page = cb.decode(await self._get(f"{API}/orders/historical/fills", params), cb.ListFillsResponse)
             out.extend(f for f in page.fills if s.fill_time_ns(f) >= since_ns)
             past = any(s.fill_time_ns(f) < since_ns for f in page.fills)
             if past or not page.cursor or not page.fills:
@@ -155,19 +146,21 @@ class LiveReader:
         raw = await self._fill_pages({"start_sequence_timestamp": to_rfc3339(since_ns)}, since_ns)
         for order_id in sorted({f.order_id for f in raw} - set(self._coids)):
             reply = await self._get(f"{API}/orders/historical/{order_id}", missing_ok=True)
-            self._coids[order_id] = s.decode(reply, s.OrderReply).order.client_order_id if reply else ""
+            self._coids[order_id] = (
+                cb.decode(reply, cb.GetOrderResponse).order.client_order_id if reply else ""
+            )
         unique = {f.trade_id: s.to_fill(f, self._coids.get(f.order_id, "")) for f in raw}
         return sorted(unique.values(), key=lambda f: (f.time_ns, f.trade_id))
 
     # ---- look-ups ----
     async def look_up(self, refs: Sequence[OrderRef]) -> dict[str, VenueOrder | None]:
         """By venue id when known; otherwise one list per product since the oldest order's time."""
-        found: dict[str, s.RawOrder | None] = {}
+        found: dict[str, cb.RestOrder | None] = {}
         by_product: dict[str, list[OrderRef]] = {}
         for ref in refs:
             if ref.venue_order_id:
                 reply = await self._get(f"{API}/orders/historical/{ref.venue_order_id}", missing_ok=True)
-                found[ref.client_order_id] = s.decode(reply, s.OrderReply).order if reply else None
+                found[ref.client_order_id] = cb.decode(reply, cb.GetOrderResponse).order if reply else None
             else:
                 by_product.setdefault(ref.product_id, []).append(ref)
         for product, group in sorted(by_product.items()):
@@ -183,7 +176,7 @@ class LiveReader:
                 continue
             self._coids[raw.order_id] = raw.client_order_id
             fills: tuple[VenueFill, ...] = ()
-            if s.dec(raw.filled_size) > ZERO:
+            if dec_or_zero(raw.filled_size) > ZERO:
                 pages = await self._fill_pages({"order_ids": [raw.order_id]})
                 fills = tuple(s.to_fill(f, coid) for f in pages)
             out[coid] = s.to_order(raw, fills)

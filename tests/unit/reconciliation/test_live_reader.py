@@ -13,6 +13,8 @@ from services.reconciliation.model import OrderRef
 from services.reconciliation.venues import schemas
 from services.reconciliation.venues.base import VenueReadError
 from services.reconciliation.venues.live import API, LiveReader
+from shared.coinbase.parse import rfc3339_ns
+from shared.coinbase.schemas import RestOrder
 from shared.messages import OrderStatus, Side
 
 D = Decimal
@@ -128,7 +130,7 @@ def reader(client: FakeClient) -> LiveReader:
 
 async def test_snapshot_pages_wallets_and_reads_fills_back_to_the_cursor() -> None:
     client = FakeClient()
-    snap = await reader(client).snapshot(schemas.rfc3339_ns(ts(20)))
+    snap = await reader(client).snapshot(rfc3339_ns(ts(20)))
     assert snap.balances == {"USD": D(10), "BTC": D("0.75")}
     assert snap.futures == {"BIT-FUT": D(-3)}
     assert snap.products["BIT-FUT"].is_future
@@ -183,12 +185,12 @@ async def test_client_errors_fail_at_once_and_others_are_retried() -> None:
 
 def test_venue_statuses_map_to_ours() -> None:
     def status(raw: str, filled: str = "0") -> OrderStatus:
-        return schemas.order_status(schemas.RawOrder(order_id="o", status=raw, filled_size=filled))
+        return schemas.order_status(RestOrder(order_id="o", status=raw, filled_size=filled))
 
     assert status("OPEN") is OrderStatus.ACCEPTED
     assert status("QUEUED", "0.1") is OrderStatus.PARTIALLY_FILLED
     assert status("FAILED") is OrderStatus.REJECTED
     assert status("EXPIRED") is OrderStatus.EXPIRED
     assert status("UNKNOWN_ORDER_STATUS") is OrderStatus.UNKNOWN
-    assert schemas.rfc3339_ns("2026-11-24T10:00:00.000000001Z") % 1_000_000_000 == 1
-    assert schemas.rfc3339_ns("garbage") == 0
+    assert rfc3339_ns("2026-11-24T10:00:00.000000001Z") % 1_000_000_000 == 1
+    assert rfc3339_ns("garbage") == 0

@@ -1,0 +1,31 @@
+"""The SDK's `RESTClient`, built the one right way for the real venue or the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from coinbase.rest import RESTClient
+
+
+def make_rest_client(
+    rest_host: str,
+    api_key: str | None,
+    api_secret: str | None,
+    ca_file: str | Path | None,
+    timeout: float,
+) -> RESTClient:
+    """The SDK client for `rest_host` (`host[:port]`, always https); no keys means public endpoints.
+
+    With a CA file (the simulator's) only that CA is trusted (reference §0.2): `trust_env` is turned
+    off because otherwise `REQUESTS_CA_BUNDLE` silently overrides `verify`. The SDK is imported here,
+    not at module level, so importing this module stays cheap.
+    """
+    from coinbase.rest import RESTClient
+
+    client = RESTClient(api_key=api_key, api_secret=api_secret, base_url=rest_host, timeout=timeout)
+    if ca_file:
+        client.session.trust_env = False
+        client.session.verify = str(ca_file)
+    return client
