@@ -232,9 +232,15 @@ class Bus:
         return handle
 
     def _traced_runner(
-        self, label: str, message_type: type[T], handler: Handler[T], traced: bool
+        self,
+        label: str,
+        message_type: type[T],
+        handler: Handler[T],
+        traced: bool,
+        on_skipped: Callable[[], None] | None = None,
     ) -> Callable[[Msg], Awaitable[None]]:
-        """Decode → (span) → handler, counting and isolating failures so one bad message is skipped."""
+        """Decode → (span) → handler, counting and isolating failures so one bad message is skipped
+        (and reported to `on_skipped`, so whoever counts deliveries still counts it)."""
         stream = metrics.StreamMetrics(label)
 
         async def run(msg: Msg) -> None:
@@ -244,6 +250,8 @@ class Bus:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 stream.decode_errors.inc()
                 _log.warning("bus_decode_error", subject=msg.subject, error=str(exc))
+                if on_skipped is not None:
+                    on_skipped()
                 return
             started = time.perf_counter()
             try:
@@ -433,14 +441,17 @@ class Bus:
         *,
         from_start: bool = True,
         traced: bool = False,
+        on_skipped: Callable[[], None] | None = None,
     ) -> Subscription:
         """Replay a stream from its first message, then keep following it live (ordered consumer).
 
         This is how state is rebuilt after a restart (the ledger from `fills.>`): nothing is acked,
-        nothing is shared, and every start sees the whole history again.
+        nothing is shared, and every start sees the whole history again. An undecodable message is
+        counted, logged and skipped; `on_skipped` hears of it, so a caller that counts replayed
+        messages to know when history is complete is not left waiting for it forever.
         """
         label = metrics.stream_label(subject)
-        run = self._traced_runner(label, message_type, handler, traced)
+        run = self._traced_runner(label, message_type, handler, traced, on_skipped)
 
         async def on_message(msg: Msg) -> None:
             await run(msg)

@@ -121,9 +121,18 @@ class RiskService:
         )
         for stream in (fills, events, decisions):
             self._replays[stream] = await Replay.of_stream(bus, stream)
-        self._subs.append(await bus.follow(_whole(fills), Fill, self._on_fill))
-        self._subs.append(await bus.follow(_whole(events), OrderEvent, self._on_event))
-        decided = await bus.follow(_whole(decisions), RiskDecision, self._on_decision)
+        # A message that cannot be decoded is still a delivery: count it, or replay never ends.
+        self._subs.append(
+            await bus.follow(_whole(fills), Fill, self._on_fill, on_skipped=self._replays[fills].skip)
+        )
+        self._subs.append(
+            await bus.follow(
+                _whole(events), OrderEvent, self._on_event, on_skipped=self._replays[events].skip
+            )
+        )
+        decided = await bus.follow(
+            _whole(decisions), RiskDecision, self._on_decision, on_skipped=self._replays[decisions].skip
+        )
         timeout = self.settings.replay_timeout_s
         try:
             # Without every fill the ledger is wrong: refuse to start (fail closed).

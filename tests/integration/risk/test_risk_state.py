@@ -77,3 +77,25 @@ async def test_limits_written_to_kv_take_effect_and_invalid_ones_are_ignored(
     await harness.ticker("100000")
     assert (await harness.decide(harness.intent(size=D("0.2")))).reasons == ("MAX_POSITION_NOTIONAL",)
     assert risk.book.limits == tighter
+
+
+async def test_a_restart_replays_past_undecodable_messages_in_its_streams(
+    harness: RiskHarness, start_risk: StartRisk
+) -> None:
+    """A junk message stored in FILLS, ORDER_EVENTS or DECISIONS is counted and skipped during the
+    replay: risk still starts (it used to wait for it until the replay timed out, then crash-loop)."""
+    first = await start_risk()
+    await harness.ticker("100000")
+    await harness.fill(Side.BUY, "0.1", "100000", fee="0.1")
+    for subject in (
+        subjects.fill("coinbase", "BTC-USD"),
+        subjects.order_event("coinbase", "s1"),
+        subjects.decision("s1"),
+    ):
+        await harness.bus.js.publish(subject, b"\xc1 not msgpack")
+    await harness.fill(Side.BUY, "0.2", "100000", fee="0.2", trade="t-after-junk")
+    await eventually(lambda: len(first.book.ledger.snapshot().trade_ids) == 2, what="both fills booked")
+    before = first.book.ledger.snapshot()
+    await first.stop()
+    second = await start_risk()  # raises if the replay never completes
+    assert second.book.ledger.snapshot() == before
