@@ -34,6 +34,7 @@ from shared.messages import (
     RiskDecision,
     Ticker,
 )
+from shared.quotes import usable
 from shared.risk import Reason
 from shared.runtime import ServiceContext
 
@@ -242,7 +243,7 @@ class RiskService:
         self.book.remember(decision)
 
     async def _on_ticker(self, ticker: Ticker) -> None:
-        if ticker.bid <= 0 or ticker.ask <= 0:
+        if not usable(ticker):
             return
         with contextlib.suppress(LedgerError):
             self.book.ledger.mark(ticker.venue, ticker.product_id, ticker.mid, ticker.receive_time_ns)

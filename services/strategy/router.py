@@ -16,6 +16,7 @@ import structlog
 from shared import subjects
 from shared.bus import Bus, Subscription
 from shared.messages.market import Ticker
+from shared.quotes import usable
 
 TickSink = Callable[[Ticker], None]
 _log = structlog.get_logger("strategy.router")
@@ -40,6 +41,8 @@ class TickRouter:
         if key not in self._subs:
 
             async def deliver(ticker: Ticker, _sinks: list[TickSink] = sinks) -> None:
+                if not usable(ticker):
+                    return
                 self.received += 1
                 self.last_tick_ns = time.time_ns()
                 for deliver_to in tuple(_sinks):
