@@ -41,10 +41,15 @@ class PaperSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     """Public trades on `md.trade` also fill resting orders they trade through (maker fills)."""
     use_tickers: bool = True
     """Use `md.ticker` top of book as liquidity for products that have no `md.book` yet."""
+    market_wait_s: float = 2.0
+    """How long an order for a product with no book (or ticker) seen since start waits for the first
+    one before matching. If none comes in time the order is nak'd and redelivered later
+    (`MarketDataPendingError`, retryable), never rejected: the paper venue has not seen the market
+    yet, which is not the same as an empty book (that is still `INVALID_NO_LIQUIDITY`)."""
 
     def __post_init__(self) -> None:
-        if self.latency_ms < 0 or self.slippage_bps < 0:
-            raise ValueError("latency_ms and slippage_bps must not be negative")
+        if self.latency_ms < 0 or self.slippage_bps < 0 or self.market_wait_s < 0:
+            raise ValueError("latency_ms, slippage_bps and market_wait_s must not be negative")
         if not self.account_id:
             raise ValueError("account_id must not be empty")
 

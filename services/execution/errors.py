@@ -50,6 +50,12 @@ class RateLimitedError(RetryableVenueError):
     ambiguous = False
 
 
+class MarketDataPendingError(RetryableVenueError):
+    """Paper venue: no market data seen yet for the order's product. Nothing was done: retry later."""
+
+    ambiguous = False
+
+
 class NonRetryableVenueError(VenueError):
     """HTTP 400/404 and similar: the request itself is wrong; do not repeat it."""
 

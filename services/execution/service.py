@@ -63,6 +63,9 @@ class ExecutionService:
         await self.adapter.start(self)
         await self.publish_products()
         ctx.add_ready_check("venue", lambda: not self.fatal)
+        market_ready = getattr(self.adapter, "market_ready", None)
+        if callable(market_ready):  # paper: false while an order waits for a product's first data
+            ctx.add_ready_check("market_data", market_ready)
         ctx.add_ready_detail("execution", lambda: {"mode": self.settings.mode, "fatal": self.fatal})
         durable = f"execution-{self.venue}"
         common = {"ack_wait_s": self.settings.ack_wait_s, "retry_delay_s": self.settings.redelivery_delay_s}

@@ -4,6 +4,8 @@
 product has no book); market orders walk it, limit orders take what crosses and rest; a new book
 that crosses a resting order, or a public trade through it, fills it as maker. Holds, fees and
 Coinbase's reject reasons come from the same core the exchange simulator uses (STYLE #5).
+Until a product's first book or ticker has arrived since start, an order for it waits (up to
+`market_wait_s`) and is then nak'd for redelivery, never rejected; meanwhile `/ready` is false.
 One paper venue per account: run a single replica in paper mode (its book lives in memory).
 """
 
@@ -20,7 +22,7 @@ import structlog
 from services.execution.adapter import ReportSink, make_event
 from services.execution.coinbase import constants as c
 from services.execution.config import PaperSettings
-from services.execution.errors import OrderRejectedError
+from services.execution.errors import MarketDataPendingError, OrderRejectedError
 from services.execution.paper.convert import fee_schedule, product_info, status_of, to_fill, to_request, widen
 from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from shared import subjects
@@ -57,6 +59,8 @@ class PaperAdapter:
         self._records: dict[str, PaperOrderRecord] = {}
         self._internal: dict[str, str] = {}
         self._book_seen: set[str] = set()
+        self._market_seen: dict[str, asyncio.Event] = {}
+        self._market_pending: set[str] = set()
         self._slippage = Decimal(str(settings.slippage_bps))
         self._orders_kv: TypedKV[PaperOrderRecord] | None = None
         self._account_kv: TypedKV[PaperAccountState] | None = None
@@ -69,6 +73,10 @@ class PaperAdapter:
     def account(self) -> str:
         """The simulated account's id inside the venue core."""
         return self.settings.account_id
+
+    def market_ready(self) -> bool:
+        """False while an order waits for (or was nak'd for lack of) a product's first market data."""
+        return not self._market_pending
 
     # ---- lifecycle ----
     async def start(self, sink: ReportSink) -> None:
@@ -175,6 +183,7 @@ class PaperAdapter:
         """Match now (after the configured latency); every outcome is persisted, then reported."""
         if self.settings.latency_ms > 0:
             await asyncio.sleep(self.settings.latency_ms / 1000)
+        await self._await_market(order)
         async with self._lock:
             self.submissions += 1
             try:
@@ -196,6 +205,35 @@ class PaperAdapter:
             await self._report(record, OrderStatus.ACCEPTED)
             await self._flush()
             return self._records[order.client_order_id].status
+
+    def _market_event(self, product_id: str) -> asyncio.Event:
+        return self._market_seen.setdefault(product_id, asyncio.Event())
+
+    async def _await_market(self, order: Order) -> None:
+        """Wait for the product's first book/ticker since start; raise (retryable) if none comes.
+
+        Not seeing the market yet is our gap, not the venue's answer: the order is nak'd and
+        redelivered, never rejected. Unknown products and other venues go on to their real reject.
+        """
+        product_id = order.product_id
+        if order.venue != self.venue or product_id not in self.engine.products:
+            return
+        seen = self._market_event(product_id)
+        if seen.is_set():
+            return
+        self._market_pending.add(product_id)
+        try:
+            await asyncio.wait_for(seen.wait(), timeout=self.settings.market_wait_s)
+        except TimeoutError:
+            _log.warning(
+                "paper_no_market_data_yet",
+                client_order_id=order.client_order_id,
+                product_id=product_id,
+                waited_s=self.settings.market_wait_s,
+            )
+            raise MarketDataPendingError(
+                f"no market data for {product_id} since start (waited {self.settings.market_wait_s}s)"
+            ) from None
 
     async def resume(self, order: Order, *, redelivered: bool) -> bool:
         """The paper venue's own records are the venue's memory: re-report, never re-match."""
@@ -274,6 +312,8 @@ class PaperAdapter:
                 self._clock(),
             )
             self.book_updates += 1
+            self._market_event(product.product_id).set()
+            self._market_pending.discard(product.product_id)
             await self._flush()
 
     async def _on_trade(self, trade: Trade) -> None:

@@ -46,11 +46,11 @@ async def test_account_and_resting_orders_survive_a_restart(paper: PaperHarness)
     account = adapter(paper).engine.account("paper")
     assert account.balance("USD") == Decimal(100) - spent
     assert account.hold("USD") == Decimal("0.4") * 99 * Decimal("1.009")
+    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])  # orders wait for market data
     poor = make_order(paper.venue, size=Decimal("0.1"), limit_price=Decimal("99.00"), **LIMIT)
     await paper.submit(poor)
     rejected = await paper.recorder.wait_status(poor.client_order_id, OrderStatus.REJECTED)
     assert rejected.reason == "INSUFFICIENT_FUND"  # 9.99 needed, 9.59 available after the hold
-    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
     await paper.trade("BTC-USD", Side.SELL, "0.4", "99.00")
     done = await paper.recorder.wait_status(resting.client_order_id, OrderStatus.FILLED)
     assert done.filled_size == Decimal("0.4")
