@@ -28,6 +28,7 @@ from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from shared import subjects
 from shared.bus import Bus, Subscription, TypedKV
 from shared.messages import BookLevel, BookUpdate, CancelRequest, Order, OrderStatus, Ticker, Trade
+from shared.quotes import usable
 from shared.risk.products import ProductInfo
 from shared.venue import OrderRejectedError as VenueRejectedError
 from shared.venue import OrderRequest, Product, Side, Venue, default_products
@@ -293,6 +294,8 @@ class PaperAdapter:
         await self._set_liquidity(product, update.bids, update.asks)
 
     async def _on_ticker(self, ticker: Ticker) -> None:
+        if not usable(ticker):
+            return
         product = self.engine.products.get(ticker.product_id)
         if product is None or not self.settings.use_tickers or ticker.product_id in self._book_seen:
             return
