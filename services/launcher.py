@@ -30,6 +30,7 @@ from shared.errors import AlgopioneerError
 from shared.messages import StrategySpec
 from shared.nats import auth
 from shared.natsserver import NatsServer
+from shared.net import free_port
 
 _log = structlog.get_logger("launcher")
 DEFAULT_PORTFOLIO = Path(__file__).resolve().parents[1] / "deploy" / "paper-portfolio.json"
@@ -172,7 +173,10 @@ class Launcher:
         run_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (run_dir / "sim.json").unlink()
-        return ["--run-dir", str(run_dir), "--host", "127.0.0.1", "--port", "0", "--ws-port", "0"]
+        # Ports chosen once: a restarted simulator comes back where its clients already point
+        # (and keeps its CA and API key, which it reuses from the run directory).
+        rest, ws = free_port(), free_port()
+        return ["--run-dir", str(run_dir), "--host", "127.0.0.1", "--port", str(rest), "--ws-port", str(ws)]
 
     async def _wait_for_simulator(self, timeout_s: float = 30.0) -> dict[str, str]:
         """Read where the simulator listens and point the venue settings (and keys) at it."""

@@ -58,7 +58,7 @@ class ExchangeSim:
     def __init__(self, config: SimConfig) -> None:
         self.config = config
         self.run_dir = Path(config.run_dir)
-        self.creds = tls.generate(self.run_dir, [self.public_host])
+        self.creds = tls.load_or_generate(self.run_dir, [self.public_host])
         venue = Venue(
             default_products(time.time_ns()),
             fees=_fees(config),

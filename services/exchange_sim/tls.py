@@ -118,3 +118,38 @@ def generate(run_dir: Path, extra_names: list[str] | None = None) -> Credentials
         private_key_pem=private_pem,
         public_key=api_key.public_key(),
     )
+
+
+def load_or_generate(run_dir: Path, extra_names: list[str] | None = None) -> Credentials:
+    """Reuse the run directory's CA, server certificate and API key when they are there, valid for
+    another day and cover `extra_names`; otherwise generate new ones. A simulator restarted by a
+    supervisor keeps its identity, as a real venue does: clients' CA file and API key stay valid."""
+    ca_path, cert_path, key_path = run_dir / "ca.pem", run_dir / "server.pem", run_dir / "server.key"
+    api_key_path = run_dir / "cdp_api_key.json"
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        x509.load_pem_x509_certificate(ca_path.read_bytes())
+        serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        api = json.loads(api_key_path.read_text())
+        api_key = serialization.load_pem_private_key(api["privateKey"].encode(), password=None)
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        covered = {str(n) for n in names.get_values_for_type(x509.DNSName)}
+        covered |= {str(ip) for ip in names.get_values_for_type(x509.IPAddress)}
+    except (OSError, ValueError, KeyError, TypeError, x509.ExtensionNotFound):
+        return generate(run_dir, extra_names)
+    fresh = cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    if (
+        not fresh
+        or not set(extra_names or []) <= covered
+        or not isinstance(api_key, ec.EllipticCurvePrivateKey)
+    ):
+        return generate(run_dir, extra_names)
+    return Credentials(
+        ca_path=ca_path,
+        cert_path=cert_path,
+        key_path=key_path,
+        api_key_path=api_key_path,
+        key_name=api["name"],
+        private_key_pem=api["privateKey"],
+        public_key=api_key.public_key(),
+    )

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
+
+from shared.net import free_port
+
+__all__ = ["eventually", "free_port"]
 
 T = TypeVar("T")
 
@@ -40,10 +43,3 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {timeout_s}s: {what or check!r} (last value {last!r})")
         await asyncio.sleep(interval_s)
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
