@@ -179,6 +179,17 @@ class DualEngine:
         step = self.machine.on_order_done(seq, now_ns, filled_size=ZERO)
         return msgspec.structs.replace(self._outcome(step), changed=True)
 
+    def on_order_refused(self, seq: int, now_ns: int, reason: str) -> Outcome:
+        """Refused by risk: done with nothing filled, like an unsendable order, so a filled other
+        leg is hedged or unwound now (reducing purposes pass a halt). A refusal of an order already
+        done (redelivered, replayed) is ignored: it must not settle the machine a second time."""
+        rec = next((r for r in reversed(self.machine.st.orders) if r.seq == seq), None)
+        if rec is None or rec.done:
+            return NOTHING
+        step = self.machine.on_order_done(seq, now_ns, filled_size=ZERO)
+        out = self._outcome(step)
+        return msgspec.structs.replace(out, changed=True, reason=out.reason or f"refused:{reason}")
+
     def on_timer(self, now_ns: int) -> Outcome:
         """Execution and unhedged timeouts."""
         return self._outcome(self.machine.on_timer(now_ns))

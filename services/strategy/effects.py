@@ -1,5 +1,5 @@
 """The instance's I/O on the order path: publishing intents inside the decision span, and the
-per-instance durable consumers of order events and fills (contract §1 and §4).
+per-instance durable consumers of order events, fills and risk's decisions (contract §1 and §4).
 
 A tick is market data and travels untraced (no per-tick trace cost), so it has no span to link to;
 when — and only when — a tick leads to intents, a short `strategy.tick` span is recorded with the
@@ -19,7 +19,7 @@ from opentelemetry.trace import Link
 from services.strategy import metrics
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
-from shared.messages.orders import Fill, OrderEvent, OrderIntent
+from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.strategy import StrategySpec
 
 TickMark = tuple[str, int, int, int]
@@ -64,6 +64,11 @@ def fills_durable(strategy_id: str) -> str:
     return f"strategy-{strategy_id}-fills"
 
 
+def decisions_durable(strategy_id: str) -> str:
+    """Durable consumer name of risk's decisions about an instance's intents."""
+    return f"strategy-{strategy_id}-decisions"
+
+
 async def start_consumers(
     bus: Bus,
     spec: StrategySpec,
@@ -71,10 +76,14 @@ async def start_consumers(
     ack_wait_s: float,
     on_event: Callable[[OrderEvent, DeliveryInfo], Awaitable[None]],
     on_fill: Callable[[Fill, DeliveryInfo], Awaitable[None]],
+    on_decision: Callable[[RiskDecision, DeliveryInfo], Awaitable[None]],
 ) -> list[Consumer]:
-    """One durable for the instance's order events, one for its products' fills. Durables outlive
-    the worker: a new owner resumes at the ack floor, so nothing is lost or applied twice (fills
-    are de-duplicated by trade id as well)."""
+    """One durable for the instance's order events, one for its products' fills, one for risk's
+    decisions (a refused order never gets an order event: the refusal is its only outcome).
+    Durables outlive the worker: a new owner resumes at the ack floor, so nothing is lost or
+    applied twice (fills are de-duplicated by trade id as well).
+    A refusal of an order that is already done (a redelivery, or history replayed when the
+    durable is first created) changes nothing: the engines ignore it."""
     events = await bus.consume(
         stream=subjects.STREAM_ORDER_EVENTS,
         durable=events_durable(spec.id),
@@ -92,4 +101,12 @@ async def start_consumers(
         handler=on_fill,
         ack_wait_s=ack_wait_s,
     )
-    return [events, fills]
+    decisions = await bus.consume(
+        stream=subjects.STREAM_DECISIONS,
+        durable=decisions_durable(spec.id),
+        subject=subjects.decision(spec.id),
+        message_type=RiskDecision,
+        handler=on_decision,
+        ack_wait_s=ack_wait_s,
+    )
+    return [events, fills, decisions]

@@ -81,6 +81,11 @@ class Engine(Protocol):
         """An order rounded to nothing (below the product's minimum): treat it as done, unfilled."""
         ...
 
+    def on_order_refused(self, seq: int, now_ns: int, reason: str) -> Outcome:
+        """Risk refused the order: it never reaches the venue, so it is done with nothing filled
+        (at once — no waiting for the execution timeout). Nothing happens if it is already done."""
+        ...
+
     def on_timer(self, now_ns: int) -> Outcome:
         """Heartbeat: execution timeouts."""
         ...

@@ -21,14 +21,14 @@ import structlog
 from services.strategy import metrics
 from services.strategy.config import StrategySettings
 from services.strategy.effects import TickMark, publish_intents, start_consumers
-from services.strategy.engine import Engine, Outcome
+from services.strategy.engine import NOTHING, Engine, Outcome
 from services.strategy.messages import InstanceSnapshot
 from services.strategy.orders import build_intent
 from services.strategy.router import TickRouter
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.messages.market import Ticker
-from shared.messages.orders import Fill, OrderEvent, OrderIntent
+from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.strategy import Signal, StrategySpec
 from shared.risk.products import ProductInfo
 from shared.strategies import OrderRequest
@@ -188,6 +188,8 @@ class Instance:
                 result: Any = await self._apply(self.engine.on_fill(payload, now), None, store=True)
             elif kind == "event":
                 result = await self._apply(self.engine.on_order_event(payload, now), None)
+            elif kind == "refused":
+                result = await self._apply(self._refused(payload, now), None)
             else:
                 result = await self.host.handle_command(self, payload)
         except BaseException as exc:
@@ -274,7 +276,13 @@ class Instance:
     # ---- execution feedback ----
     async def _start_consumers(self) -> None:
         self._consumers = await start_consumers(
-            self.bus, self.spec, self.engine.products, self.settings.ack_wait_s, self._on_event, self._on_fill
+            self.bus,
+            self.spec,
+            self.engine.products,
+            self.settings.ack_wait_s,
+            self._on_event,
+            self._on_fill,
+            self._on_decision,
         )
 
     async def _on_event(self, event: OrderEvent, _: DeliveryInfo) -> None:
@@ -284,3 +292,24 @@ class Instance:
     async def _on_fill(self, fill: Fill, _: DeliveryInfo) -> None:
         if fill.strategy_id == self.sid:
             await self.submit("fill", fill)
+
+    async def _on_decision(self, decision: RiskDecision, _: DeliveryInfo) -> None:
+        """Only refusals matter: an approved order's outcome comes as order events and fills."""
+        if decision.strategy_id == self.sid and not decision.approved:
+            await self.submit("refused", decision)
+
+    def _refused(self, decision: RiskDecision, now_ns: int) -> Outcome:
+        seq = self.engine.seq_of(decision.client_order_id)
+        if seq is None:
+            return NOTHING
+        outcome = self.engine.on_order_refused(seq, now_ns, ",".join(decision.reasons) or "refused")
+        if outcome.changed:
+            _log.warning(
+                "order_refused_by_risk",
+                strategy_id=self.sid,
+                client_order_id=decision.client_order_id,
+                seq=seq,
+                reasons=list(decision.reasons),
+                state=self.engine.state,
+            )
+        return outcome

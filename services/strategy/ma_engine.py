@@ -179,6 +179,10 @@ class MaEngine:
         """Below the venue minimum: never sent, so done at once."""
         return self._done(seq, reason)
 
+    def on_order_refused(self, seq: int, now_ns: int, reason: str) -> Outcome:
+        """Refused by risk: never sent, so done at once (the core's flag follows the position)."""
+        return self._done(seq, f"refused:{reason}")
+
     def _done(self, seq: int, reason: str) -> Outcome:
         b = self.book
         before = len(b.pending)

@@ -131,7 +131,11 @@ USERS: tuple[User, ...] = (
             subjects.strategy_control(subjects.ANY),  # each worker serves the instances it owns
             subjects.decision(subjects.REST),  # read-only: a strategy may watch risk's answers
         ),
-        consume=(subjects.STREAM_ORDER_EVENTS, subjects.STREAM_FILLS),  # strategy-<sid>-events / -fills
+        consume=(
+            subjects.STREAM_ORDER_EVENTS,
+            subjects.STREAM_FILLS,
+            subjects.STREAM_DECISIONS,
+        ),  # strategy-<sid>-events/-fills/-decisions
         kv_read=(subjects.KV_PRODUCTS,),
         kv_write=(
             subjects.KV_STRATEGY_SPECS,  # set_enabled on stop

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -12,7 +13,14 @@ from services.strategy.messages import CommandAction, StrategyCommand, StrategyC
 from services.strategy.specs import put_spec
 from shared import subjects
 from shared.messages.market import Candle, CandleReply, CandleRequest
-from shared.messages.orders import OrderIntent, OrderType, Purpose, TimeInForce, client_order_id
+from shared.messages.orders import (
+    OrderIntent,
+    OrderType,
+    Purpose,
+    RiskDecision,
+    TimeInForce,
+    client_order_id,
+)
 from shared.messages.strategy import MaCrossoverParams, PairsParams, Signal, StrategySpec, StrategyStatus
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker
@@ -127,6 +135,61 @@ async def test_a_partial_fill_is_hedged_at_once(bus, start_worker: StartWorker) 
     assert hedge.client_order_id == client_order_id(sid, 3, 2)
     await fill(bus, hedge)
     await eventually(lambda: worker.states()[sid] == "in_position", what="hedged into position")
+
+
+async def _refuse(bus, intent: OrderIntent, reason: str = "KILL_SWITCH") -> None:
+    """Risk's side: a refusal, published as risk publishes its decisions."""
+    decision = RiskDecision(
+        client_order_id=intent.client_order_id,
+        strategy_id=intent.strategy_id,
+        approved=False,
+        reasons=(reason,),
+        decided_ns=time.time_ns(),
+    )
+    await bus.publish_durable(subjects.decision(intent.strategy_id), decision, msg_id=intent.client_order_id)
+
+
+async def test_a_refused_second_leg_unwinds_the_filled_first_leg_at_once(
+    bus, start_worker: StartWorker
+) -> None:
+    # Timeouts of a minute: only the refusals can make the instance act within a second.
+    sid, legs, intents, worker = await _enter_pairs(bus, start_worker)
+    leg1, leg2 = sorted(legs, key=lambda i: i.leg)
+    await fill(bus, leg1)
+    await _refuse(bus, leg2)  # e.g. the kill switch went on between the legs
+    await eventually(lambda: len(intents.items) == 3, timeout_s=1.0, what="a hedge intent for leg 2")
+    hedge = intents.items[2]
+    assert (hedge.purpose, hedge.leg, hedge.size) == (Purpose.HEDGE, 2, leg2.size)
+    await _refuse(bus, hedge, "MAX_POSITION")  # the hedge is refused too: cut leg 1 back
+    await eventually(lambda: len(intents.items) == 4, timeout_s=1.0, what="an unwind intent for leg 1")
+    unwind = intents.items[3]
+    assert (unwind.purpose, unwind.leg, unwind.side, unwind.size, unwind.product_id) == (
+        Purpose.UNWIND,
+        1,
+        Side.BUY,  # leg 1 was sold
+        leg1.size,
+        leg1.product_id,
+    )
+    assert worker.states()[sid] == "entering"
+    await fill(bus, unwind)
+    await eventually(lambda: worker.states()[sid] == "flat", timeout_s=2.0, what="flat after the unwind")
+    snap = worker.slots[sid].instance.engine.positions
+    assert [pos for _, pos in snap] == [D(0), D(0)]
+
+
+async def test_an_approved_decision_changes_nothing(bus, start_worker: StartWorker) -> None:
+    sid, legs, intents, worker = await _enter_pairs(bus, start_worker)
+    leg1, leg2 = sorted(legs, key=lambda i: i.leg)
+    await fill(bus, leg1)
+    approved = RiskDecision(
+        client_order_id=leg2.client_order_id, strategy_id=sid, approved=True, decided_ns=time.time_ns()
+    )
+    await bus.publish_durable(subjects.decision(sid), approved, msg_id=leg2.client_order_id)
+    await asyncio.sleep(0.5)  # were it taken for a refusal, a hedge of leg 2 would be out by now
+    assert len(intents.items) == 2
+    assert worker.states()[sid] == "entering"
+    await fill(bus, leg2)
+    await eventually(lambda: worker.states()[sid] == "in_position", what="in position")
 
 
 async def test_an_execution_timeout_reconciles_and_a_resolve_command_ends_it(

@@ -73,6 +73,52 @@ def test_an_unsendable_entry_leg_is_done_unfilled_and_the_other_is_unwound() -> 
     assert [o.purpose.value for o in out.orders] == ["hedge"]
 
 
+def test_a_refused_second_leg_is_hedged_then_the_first_unwound_at_once_and_the_unwind_fill_is_flat() -> None:
+    e = engine()
+    first, second = enter(e)
+    e.on_fill(fill_of(SID, 1, 1, A, Side.SELL, str(first.size)), T0)
+    e.on_order_event(event_of(SID, 1, 1, A, Side.SELL, OrderStatus.FILLED, str(first.size)), T0)
+    hedge = e.on_order_refused(second.seq, T0, "KILL_SWITCH")
+    assert hedge.changed
+    assert [(o.purpose.value, o.leg, o.size) for o in hedge.orders] == [("hedge", 2, second.size)]
+    assert e.on_order_refused(second.seq, T0, "KILL_SWITCH").orders == ()  # redelivered: no-op
+    unwind = e.on_order_refused(hedge.orders[0].seq, T0, "KILL_SWITCH")
+    assert [(o.purpose.value, o.leg, o.side, o.size) for o in unwind.orders] == [
+        ("unwind", 1, Side.BUY, first.size)
+    ]
+    assert e.seq_of(client_order_id(SID, unwind.orders[0].seq, 1)) == unwind.orders[0].seq
+    u = unwind.orders[0]
+    e.on_fill(fill_of(SID, u.seq, 1, A, Side.BUY, str(u.size)), T0)
+    e.on_order_event(event_of(SID, u.seq, 1, A, Side.BUY, OrderStatus.FILLED, str(u.size)), T0)
+    assert e.state == "flat"
+    assert e.positions == ((A, D(0)), (B, D(0)))
+
+
+def test_when_every_unwind_is_refused_the_machine_gives_up_to_reconciling_without_waiting() -> None:
+    e = engine()
+    first, second = enter(e)
+    e.on_fill(fill_of(SID, 1, 1, A, Side.SELL, str(first.size)), T0)
+    e.on_order_event(event_of(SID, 1, 1, A, Side.SELL, OrderStatus.FILLED, str(first.size)), T0)
+    purposes = []
+    out = e.on_order_refused(second.seq, T0, "KILL_SWITCH")
+    for _ in range(10):
+        if not out.orders:
+            break
+        purposes.append(out.orders[0].purpose.value)
+        out = e.on_order_refused(out.orders[0].seq, T0, "BREAKER_OPEN")
+    assert purposes == ["hedge", "unwind", "unwind"]
+    assert e.state == "reconciling"
+    assert e.machine.st.reason == "balance_failed"
+
+
+def test_a_refusal_of_an_order_we_do_not_know_or_that_is_done_changes_nothing() -> None:
+    e = engine()
+    first, _ = enter(e)
+    e.on_order_event(event_of(SID, 1, 1, A, Side.SELL, OrderStatus.REJECTED, "0"), T0)
+    assert not e.on_order_refused(first.seq, T0, "KILL_SWITCH").changed
+    assert not e.on_order_refused(99, T0, "KILL_SWITCH").changed
+
+
 def test_a_fill_for_an_order_we_do_not_know_moves_to_reconciling_and_resolve_leaves_it() -> None:
     e = engine()
     enter(e)

@@ -63,6 +63,19 @@ def test_a_rejected_entry_puts_the_core_flag_back() -> None:
     assert e.state == "flat"
 
 
+def test_a_refused_entry_stops_waiting_at_once_and_puts_the_core_flag_back() -> None:
+    e = engine()
+    drive(e, GOLDEN)
+    assert e.state == "entering"
+    out = e.on_order_refused(1, T0, "KILL_SWITCH")
+    assert out.changed
+    assert out.reason == "order_refused:KILL_SWITCH"
+    assert not e.core.position_open
+    assert e.state == "flat"
+    assert not e.on_order_refused(1, T0, "KILL_SWITCH").changed  # redelivered: nothing to do
+    assert not e.on_timer(T0 + 60 * SECOND).changed  # no execution timeout left to wait for
+
+
 def test_below_the_minimum_size_nothing_is_sent_and_the_flag_stays_flat() -> None:
     e = engine(order_size="0.0005", min_size="0.001")
     assert not [o for out in drive(e, GOLDEN) for o in out.orders]
