@@ -112,12 +112,19 @@ class RiskBook:
             self.daily = DailyPnl.resume(state.trading_day, state.daily_pnl, self.total_pnl())
 
     # ---- decisions ----
-    def redelivered(self, intent: OrderIntent, num_delivered: int, stream_seq: int) -> RiskDecision | None:
-        """The decision already taken when this is a redelivery of an intent decided before."""
+    def redelivered(self, intent: OrderIntent, stream_seq: int) -> RiskDecision | None:
+        """The decision already taken when this is a redelivery of an intent decided before.
+
+        The stream sequence identifies a redelivery, not the delivery count: after a NATS restart a
+        redelivered message can arrive counted as the first delivery, and dropping it as a
+        duplicate would lose an approved order whose approval never reached the stream. A decision
+        replayed from DECISIONS (sequence unknown) is repeated too: repeating it is idempotent, as
+        the approval is deduplicated by its order id.
+        """
         prior = self.decided.get(intent.client_order_id)
-        if prior is None or num_delivered <= 1 or prior.stream_seq not in (0, stream_seq):
+        if prior is None:
             return None
-        return prior.decision
+        return prior.decision if prior.stream_seq in (0, stream_seq) else None
 
     def remember(self, decision: RiskDecision) -> None:
         """A decision replayed from the DECISIONS stream: the first one for an order id stands."""

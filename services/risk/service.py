@@ -185,7 +185,7 @@ class RiskService:
         except InvalidSubjectTokenError as exc:
             _log.error("intent_unroutable", client_order_id=intent.client_order_id, error=str(exc))
             return
-        prior = self.book.redelivered(intent, info.num_delivered, info.stream_sequence)
+        prior = self.book.redelivered(intent, info.stream_sequence)
         if prior is not None:
             await self._publish(intent, prior)
             return
