@@ -80,8 +80,9 @@ class ReconSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_f
     """`paper` (the paper account in KV `paper_account`) or `live` (REST through the SDK)."""
     paper_account_id: str = "paper"
     """The paper account's id (execution's `paper.account_id`)."""
-    interval_s: float = 30.0
-    """Seconds between cycles (one also runs at start)."""
+    interval_s: float = 10.0
+    """Seconds between cycles (one also runs at start). With `max_unhedged_s` it bounds how long a
+    leg can stay naked; a live cycle costs about half a dozen REST calls, well inside the limits."""
     dust: str = "0.00000001"
     """Differences up to this (venue units) are rounding, not findings."""
     dust_by_product: dict[str, str] = msgspec.field(default_factory=dict)

@@ -96,6 +96,9 @@ STACK_ENV = {
     "ALGOPIONEER_STRATEGY__HEARTBEAT_INTERVAL_S": "0.5",
     "ALGOPIONEER_STRATEGY__LEASE_TTL_S": "2",
     "ALGOPIONEER_EXECUTION__ACK_WAIT_S": "5",
+    # The bound on a naked leg is reconciliation's: a cycle finds it, max_unhedged_s later it acts.
+    "ALGOPIONEER_RECONCILIATION__INTERVAL_S": "2",
+    "ALGOPIONEER_RECONCILIATION__MAX_UNHEDGED_S": "5",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     "OTEL_BSP_SCHEDULE_DELAY": "200",
 }
