@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind
 
 from shared import codec, metrics
 from shared.config import NatsSettings
-from shared.errors import BusUnavailableError
+from shared.errors import BusUnavailableError, RetryLaterError
 
 T = TypeVar("T", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
@@ -402,6 +402,11 @@ class Bus:
                     attributes={"messaging.system": "nats", "messaging.destination.name": msg.subject},
                 ):
                     await handler(decoded, info)
+            except RetryLaterError as later:
+                _log.info("bus_retry_later", subject=msg.subject, reason=later.reason)
+                with contextlib.suppress(Exception):
+                    await msg.nak(delay=later.delay_s)
+                return
             except Exception as exc:
                 metrics.BUS_HANDLER_ERRORS.labels(label).inc()
                 _log.exception("bus_handler_error", subject=msg.subject, error=str(exc))

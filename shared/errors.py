@@ -26,3 +26,13 @@ class MoneyError(AlgopioneerError, ValueError):
 
 class InvalidSubjectTokenError(AlgopioneerError, ValueError):
     """A subject token (venue, product, strategy id) contains characters NATS treats specially."""
+
+
+class RetryLaterError(AlgopioneerError):
+    """A work-queue handler cannot decide *yet* (e.g. prices not fresh after a restart): the message
+    goes back to the queue for a later delivery instead of being answered or dropped."""
+
+    def __init__(self, reason: str, delay_s: float = 0.5) -> None:
+        self.reason = reason
+        self.delay_s = delay_s
+        super().__init__(reason)

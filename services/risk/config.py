@@ -58,6 +58,9 @@ class RiskSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_fi
     tick_interval_s: float = 0.25
     """Housekeeping cadence: breaker cooldowns, daily PnL and the kill switch it drives, state and
     PnL publishing on change. Also the fastest rate at which mark-driven PnL is republished."""
+    startup_grace_s: float = 10.0
+    """After a start, an intent for a product without a fresh mark waits (is redelivered) for up to
+    this long instead of being refused as stale: prices restored from storage are not today's."""
     report_interval_s: float = 5.0
     """`PnlSummary` is published (and KV refreshed) at least this often even without a change."""
     limits_refresh_s: float = 1.0

@@ -23,7 +23,7 @@ from services.risk.replay import Replay, wait_all
 from services.risk.store import BREAKER_KEY, LIMITS_KEY, MARKS_KEY, STATE_KEY, Reporter, RiskStore
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo, Subscription
-from shared.errors import ConfigError, InvalidSubjectTokenError
+from shared.errors import ConfigError, InvalidSubjectTokenError, RetryLaterError
 from shared.ledger import LedgerError, LedgerSnapshot, MarkEntry
 from shared.messages import (
     ControlCommand,
@@ -70,6 +70,7 @@ class RiskService:
     async def start(self, ctx: ServiceContext) -> None:
         """Load, replay, then start deciding. Raises `TimeoutError` if the replay cannot finish."""
         bus = self._bus = ctx.bus
+        self._started_ns = time.time_ns()
         store = self._store = RiskStore(bus)
         await store.open()
         self._reporter = Reporter(bus, store, int(self.settings.report_interval_s * _NS))
@@ -189,6 +190,7 @@ class RiskService:
         if prior is not None:
             await self._publish(intent, prior)
             return
+        self._wait_for_fresh_mark(intent)
         product = (intent.venue, intent.product_id)
         if intent.venue in self.book.venues and product not in self.book.products:
             assert self._store is not None
@@ -206,6 +208,21 @@ class RiskService:
         metrics.DECISION_SECONDS.observe(time.perf_counter() - started)
         if not decision.approved:
             _log.info("intent_rejected", client_order_id=intent.client_order_id, reasons=decision.reasons)
+
+    def _wait_for_fresh_mark(self, intent: OrderIntent) -> None:
+        """Just after a start, intents that queued while risk was down must not be judged on marks
+        restored from storage: each leg of a pair would pass or fail on whichever product ticked
+        first, turning a hedged exit into a naked leg. Until the product's mark is fresh (bounded by
+        `startup_grace_s`), the intent goes back to the queue instead of being refused."""
+        now = time.time_ns()
+        if now - self._started_ns > int(self.settings.startup_grace_s * _NS):
+            return
+        if (intent.venue, intent.product_id) not in self.book.products:
+            return  # an unknown product is refused at once; there is nothing to wait for
+        mark = self.book.ledger.marks().get((intent.venue, intent.product_id))
+        max_age_ns = self.book.limits.max_staleness_ms * 1_000_000
+        if mark is None or now - mark.ts_ns > max_age_ns:
+            raise RetryLaterError(f"waiting for a fresh mark of {intent.product_id} after start")
 
     async def _publish(self, intent: OrderIntent, decision: RiskDecision) -> None:
         """Decision first: if we crash before the order, the redelivery finds it and sends the order."""

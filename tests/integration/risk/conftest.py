@@ -219,6 +219,7 @@ def settings_for(bus: Bus, **limit_overrides: Any) -> RiskSettings:
         limits_refresh_s=0.05,
         report_interval_s=1.0,
         replay_timeout_s=10.0,
+        startup_grace_s=0.0,  # tests of the checks want stale data refused at once
     )
 
 

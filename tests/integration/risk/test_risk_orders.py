@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import msgspec
 import pytest
 
+from services.risk.service import RiskService
 from shared import subjects
+from shared.bus import Bus
 from shared.messages import OrderStatus, OrderType, Side
 from shared.risk import RateLimit
+from shared.runtime import ServiceContext
 from shared.testing import eventually
-from tests.integration.risk.conftest import RiskHarness, StartRisk
+from tests.integration.risk.conftest import RiskHarness, StartRisk, settings_for
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -72,3 +77,24 @@ async def test_stale_mark_is_refused_and_pending_orders_count_towards_caps(
         return (await harness.decide(harness.intent(size=D("0.1"), side=Side.BUY))).approved
 
     await eventually(third_passes, what="cancelled order no longer pending")
+
+
+async def test_after_a_start_an_intent_waits_for_a_fresh_mark_instead_of_being_refused(
+    harness: RiskHarness, risk_bus: Bus
+) -> None:
+    """Intents that queued while risk was down are not judged on marks from before the restart: each
+    leg of a pair would pass or fail on whichever product ticked first (a naked leg)."""
+    settings = msgspec.structs.replace(settings_for(risk_bus), startup_grace_s=10.0)
+    service = RiskService(settings)
+    await harness.product()
+    await service.start(ServiceContext("risk", settings, risk_bus))
+    try:
+        intent = harness.intent()
+        await harness.send(intent)
+        await asyncio.sleep(0.8)
+        assert harness.decisions.get(intent.client_order_id, []) == []  # no mark yet: redelivered
+        await harness.ticker("100000")
+        decision = (await harness.wait_decisions(intent))[0]
+        assert decision.approved, decision.reasons
+    finally:
+        await service.stop()
