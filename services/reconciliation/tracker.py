@@ -11,6 +11,7 @@ still in the follower's queue for a missing one.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from decimal import Decimal
 
 import structlog
@@ -126,10 +127,25 @@ class LedgerTracker:
         async def intent(msg: OrderIntent) -> None:
             self.on_intent(msg)
 
+        def skipped(key: str) -> Callable[[], None]:
+            def count() -> None:  # an undecodable message was still read: `caught_up` must see it
+                self.read[key] += 1
+
+            return count
+
         self._subscriptions = [
-            await bus.follow(subjects.intent(subjects.REST), OrderIntent, intent),
-            await bus.follow(subjects.order_event(self.venue, subjects.REST), OrderEvent, event),
-            await bus.follow(subjects.fill(self.venue, subjects.REST), Fill, fill),
+            await bus.follow(
+                subjects.intent(subjects.REST), OrderIntent, intent, on_skipped=skipped("intents")
+            ),
+            await bus.follow(
+                subjects.order_event(self.venue, subjects.REST),
+                OrderEvent,
+                event,
+                on_skipped=skipped("events"),
+            ),
+            await bus.follow(
+                subjects.fill(self.venue, subjects.REST), Fill, fill, on_skipped=skipped("fills")
+            ),
         ]
 
     async def stop(self) -> None:

@@ -101,7 +101,7 @@ async def _orders(stack: Stack) -> int:
 
 
 async def _trading_again(stack: Stack, before: int, what: str) -> None:
-    await eventually(stack.all_ready, timeout_s=30, interval_s=0.3, what=f"all ready after {what}")
+    await stack.wait_all_ready(30, f"after {what}")
     await eventually(lambda: _more(stack, before), timeout_s=30, interval_s=0.3, what=f"orders after {what}")
 
 
@@ -147,7 +147,7 @@ async def test_execution_killed_between_the_legs_of_a_dual_leg_entry(
 @pytest.mark.parametrize("name", ["risk", "strategy", "reconciliation", "marketdata"])
 async def test_each_service_killed_is_restarted(stack: Stack, name: str) -> None:
     await _kill(stack, name)
-    await eventually(stack.all_ready, timeout_s=30, interval_s=0.3, what=f"all ready after {name} kill")
+    await stack.wait_all_ready(30, f"after {name} kill")
 
 
 async def test_trading_resumes_after_the_kills(stack: Stack) -> None:

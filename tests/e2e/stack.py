@@ -178,11 +178,13 @@ class Stack:
         await eventually(self.all_ready, timeout_s=60, interval_s=0.2, what="every service /ready")
 
     async def stop(self) -> None:
+        """Stop everything within bounded time: the test's own clients first, then the stack."""
         if self.http is not None:
-            await self.http.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.http.close(), 5)
         if self.bus is not None:
             with contextlib.suppress(Exception):
-                await self.bus.close()
+                await asyncio.wait_for(self.bus.close(), 15)
         if self.launcher is not None and self.task is not None:
             self.launcher.stopping.set()
             with contextlib.suppress(Exception):
@@ -202,7 +204,27 @@ class Stack:
             return False
 
     async def all_ready(self) -> bool:
-        return all([await self.ready(name) for name in self.ports])
+        return not await self.not_ready()
+
+    async def not_ready(self) -> dict[str, str]:
+        """Each service whose `/ready` is not 200, with the body it answered (what failed)."""
+        assert self.http is not None
+        out: dict[str, str] = {}
+        for name, port in self.ports.items():
+            try:
+                async with self.http.get(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
+                    if resp.status != 200:
+                        out[name] = f"{resp.status} {await resp.text()}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                out[name] = repr(exc)
+        return out
+
+    async def wait_all_ready(self, timeout_s: float, what: str) -> None:
+        """Wait until every service is ready; on timeout say which were not, and why."""
+        try:
+            await eventually(self.all_ready, timeout_s=timeout_s, interval_s=0.3)
+        except AssertionError:
+            raise AssertionError(f"not ready within {timeout_s}s {what}: {await self.not_ready()}") from None
 
     async def metrics(self, name: str) -> str:
         assert self.http is not None

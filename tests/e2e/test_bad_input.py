@@ -50,7 +50,7 @@ async def _ma_orders(stack: Stack) -> int:
 async def _undisturbed(stack: Stack, orders_before: int) -> None:
     """Every service ready, none restarted, and the MA instance still gets orders filled."""
     assert stack.launcher is not None
-    await eventually(stack.all_ready, timeout_s=20, interval_s=0.3, what="every service ready")
+    await stack.wait_all_ready(20, "after bad input")
     assert {m.entry.name: m.restarts for m in stack.launcher.managed} == {
         m.entry.name: 0 for m in stack.launcher.managed
     }
