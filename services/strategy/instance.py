@@ -143,9 +143,10 @@ class Instance:
 
     async def _loop(self) -> None:
         s = self.settings
-        timer_every = int(min(1.0, s.heartbeat_interval_s) * 1e9)
+        pulse_s = min(0.25, s.heartbeat_interval_s)  # also the timer's resolution (exit retries)
+        timer_every = int(pulse_s * 1e9)
         next_timer = next_status = next_snapshot = 0
-        ticker = asyncio.create_task(self._pulse(min(0.25, s.heartbeat_interval_s)))
+        ticker = asyncio.create_task(self._pulse(pulse_s))
         try:
             await self._status("started")
             while not self._stopping:

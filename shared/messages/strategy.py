@@ -58,6 +58,9 @@ class DualLegParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     entry_cooldown_ms: int = 30_000
     exit_cooldown_ms: int = 30_000
     max_unhedged_ms: int = 5_000
+    exit_retry_ms: int = 500
+    """An incomplete exit is retried after this, doubling each time (3 tries: 0.5 s, 1 s, 2 s), so a
+    burst of refusals (risk just restarted, a stale mark) does not use up every try at once."""
 
     def _check_common(self) -> None:
         if not self.notional.is_finite() or self.notional <= 0:
@@ -68,6 +71,8 @@ class DualLegParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("stop_loss_bps must be negative")
         if self.entry_cooldown_ms < 0 or self.exit_cooldown_ms < 0:
             raise ValueError("cooldowns cannot be negative")
+        if self.exit_retry_ms < 0:
+            raise ValueError("exit_retry_ms cannot be negative")
 
 
 class BasisParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="basis"):

@@ -26,7 +26,7 @@ import msgspec
 from shared.messages.orders import Purpose
 from shared.messages.strategy import DualLegParams, SignalAction
 from shared.money import ZERO
-from shared.strategies.dual_leg_settle import close_orders, settle
+from shared.strategies.dual_leg_settle import close_orders, retry_exit, settle
 from shared.strategies.dual_leg_state import (
     Accounting,
     MachineState,
@@ -110,7 +110,7 @@ class DualLegMachine:
         """Act on a decision for fresh quotes: enter from Flat; from InPosition check the stop loss
         (every tick), then an exit signal through the cooldown and the PnL gate."""
         timed_out = self.on_timer(now_ns)
-        if timed_out.changed:
+        if timed_out.changed or timed_out.orders:
             return timed_out
         problem = self.tick_problem(now_ns, q1, q2)
         if problem:
@@ -162,6 +162,9 @@ class DualLegMachine:
             and now_ns - st.unhedged_since_ns > self.params.max_unhedged_ms * _MS
         ):
             return self._to(State.RECONCILING, now_ns, "unhedged_timeout")
+        retry = retry_exit(st, now_ns)
+        if retry:
+            return self._step(orders=retry, reason="exit_retry")
         return self._step()
 
     def resolve(
@@ -245,11 +248,11 @@ class DualLegMachine:
 
     def _exit(self, now_ns: int, reason: str) -> Step:
         st = self.st
-        st.exit_attempts = 0
+        st.exit_attempts, st.exit_retry_ns = 0, None
         return self._to(State.EXITING, now_ns, reason, close_orders(st, Purpose.EXIT, reason))
 
     def _after_event(self, now_ns: int) -> Step:
-        verdict = settle(self.st, self.acct, now_ns)
+        verdict = settle(self.st, self.acct, now_ns, self.params.exit_retry_ms)
         if verdict.state is None:
             return self._step(orders=verdict.orders, reason=verdict.reason)
         if verdict.state is State.FLAT:

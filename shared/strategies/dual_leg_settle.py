@@ -18,6 +18,7 @@ from shared.strategies.types import Direction, OrderRequest
 MAX_HEDGE_ATTEMPTS = 1
 MAX_UNWIND_ATTEMPTS = 2
 MAX_EXIT_ATTEMPTS = 3
+_MS = 1_000_000
 
 
 class Verdict(NamedTuple):
@@ -39,7 +40,7 @@ def close_orders(st: MachineState, purpose: Purpose, reason: str) -> tuple[Order
     return tuple(out)
 
 
-def settle(st: MachineState, acct: Accounting, now_ns: int) -> Verdict:
+def settle(st: MachineState, acct: Accounting, now_ns: int, exit_retry_ms: int) -> Verdict:
     """Called after every fill and order-done event. Tracks how long the book has been unhedged,
     waits while any order is still working, then settles the phase we are in."""
     balanced = acct.balanced(st)
@@ -52,7 +53,7 @@ def settle(st: MachineState, acct: Accounting, now_ns: int) -> Verdict:
     if st.state is State.ENTERING:
         return _settle_entry(st, acct, now_ns, balanced)
     if st.state is State.EXITING:
-        return _settle_exit(st, acct)
+        return _settle_exit(st, acct, now_ns, exit_retry_ms)
     if st.state in (State.FLAT, State.IN_POSITION) and not balanced:
         return Verdict(state=State.RECONCILING, reason="unexpected_fill")
     if st.state is State.FLAT and st.legs[0].pos == ZERO and st.legs[1].pos == ZERO:
@@ -92,11 +93,26 @@ def _settle_entry(st: MachineState, acct: Accounting, now_ns: int, balanced: boo
     return Verdict(orders=(order,), reason="unwinding_excess")
 
 
-def _settle_exit(st: MachineState, acct: Accounting) -> Verdict:
+def _settle_exit(st: MachineState, acct: Accounting, now_ns: int, retry_ms: int) -> Verdict:
+    """Flat when both legs are closed; otherwise schedule the next try (`retry_exit` sends it from
+    the timer), doubling the wait each time, and give up to Reconciling after the last one."""
     if st.legs[0].pos == ZERO and st.legs[1].pos == ZERO:
+        st.exit_retry_ns = None
         pnl = acct.realize(st)
         return Verdict(state=State.FLAT, reason=f"exit_filled:pnl={pnl}")
     if st.exit_attempts >= MAX_EXIT_ATTEMPTS:
+        st.exit_retry_ns = None
         return Verdict(state=State.RECONCILING, reason="exit_incomplete")
+    if st.exit_retry_ns is None:
+        st.exit_retry_ns = now_ns + retry_ms * _MS * 2**st.exit_attempts
+    return Verdict(reason="exit_retry_scheduled")
+
+
+def retry_exit(st: MachineState, now_ns: int) -> tuple[OrderRequest, ...]:
+    """The scheduled exit retry, once it is due and nothing is still working (else nothing)."""
+    due = st.exit_retry_ns is not None and now_ns >= st.exit_retry_ns
+    if st.state is not State.EXITING or not due or any(not rec.settled for rec in st.orders):
+        return ()
+    st.exit_retry_ns = None
     st.exit_attempts += 1
-    return Verdict(orders=close_orders(st, Purpose.FLATTEN, "exit_retry"), reason="exit_retry")
+    return close_orders(st, Purpose.FLATTEN, "exit_retry")

@@ -73,6 +73,7 @@ class MachineState(msgspec.Struct, kw_only=True):
     hedge_attempts: int = 0
     unwind_attempts: int = 0
     exit_attempts: int = 0
+    exit_retry_ns: int | None = None
     realized_pnl: Decimal = ZERO
     last_prices: list[Decimal] = msgspec.field(default_factory=lambda: [ZERO, ZERO])
     seen_trades: list[str] = msgspec.field(default_factory=list)

@@ -4,6 +4,7 @@ through `resolve`, fills that trail or repeat, exit retries, and restore-then-co
 from __future__ import annotations
 
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 import msgspec
@@ -13,6 +14,7 @@ from strategy_kit import LEG_A, LEG_B, MS, T0, FakeVenue, machine, pairs_params,
 from shared.messages.base import Side
 from shared.messages.orders import Purpose
 from shared.messages.strategy import SignalAction
+from shared.money import ZERO
 from shared.strategies import ZERO_COSTS, Decision, DualLegSnapshot, DualLegStrategy, State
 
 D = Decimal
@@ -136,9 +138,35 @@ def test_partial_exit_retries_only_the_remaining_leg() -> None:
     now = T0 + 1000 * MS
     e1, e2 = venue.take(m.on_tick(now, *quotes(now, 102, 100), EXIT))
     venue.fill(e1, now)
-    retry = venue.fill(e2, now, fraction=D("0.3")).orders
+    assert venue.fill(e2, now, fraction=D("0.3")).reason == "exit_retry_scheduled"
+    retry = venue.take(m.on_timer(now + 500 * MS))
     assert [(o.leg, o.side, o.size, o.purpose) for o in retry] == [(2, Side.BUY, D(7), Purpose.FLATTEN)]
     assert venue.fill(retry[0], now).state is State.FLAT
+
+
+def test_refused_exits_are_retried_on_the_timer_with_doubling_waits_then_reconciled() -> None:
+    """A burst of refusals (risk just restarted) must not use up every exit try within
+    milliseconds: each retry waits 0.5 s, 1 s, 2 s, and only then the machine gives up."""
+    venue, (o1, o2) = _entering()
+    m = venue.machine
+    venue.fill(o1, T0)
+    venue.fill(o2, T0)
+    now = T0 + 1000 * MS
+    e1, e2 = venue.take(m.on_tick(now, *quotes(now, 102, 100), EXIT))
+    venue.fill(e1, now)
+    assert m.on_order_done(e2.seq, now, filled_size=ZERO).reason == "exit_retry_scheduled"
+    sent_at = []
+    t = now
+    for wait_ms in (500, 1000, 2000):
+        assert not m.on_timer(t + (wait_ms - 1) * MS).orders  # not yet due
+        t += wait_ms * MS
+        step = m.on_tick(t, *quotes(t, 102, 100), EXIT)  # a tick drives the timer too
+        (retry,) = step.orders
+        assert (retry.leg, retry.purpose) == (2, Purpose.FLATTEN)
+        sent_at.append(t)
+        last = m.on_order_done(retry.seq, t, filled_size=ZERO)
+    assert (last.state, last.reason) == (State.RECONCILING, "exit_incomplete")
+    assert [b - a for a, b in pairwise([now, *sent_at])] == [500 * MS, 1000 * MS, 2000 * MS]
 
 
 def test_halt_stops_entries() -> None:
