@@ -162,8 +162,8 @@ class Bus:
         try:
             await asyncio.wait_for(self.nc.drain(), timeout=5)
         except (TimeoutError, nats.errors.Error):
-            with contextlib.suppress(Exception):
-                await self.nc.close()
+            with contextlib.suppress(Exception):  # bounded too: a close mid-reconnect can hang
+                await asyncio.wait_for(self.nc.close(), timeout=5)
         metrics.BUS_CONNECTED.set(0)
 
     # ---- core NATS ----
@@ -445,6 +445,7 @@ class Bus:
         handler: Handler[T],
         *,
         from_start: bool = True,
+        latest_only: bool = False,
         traced: bool = False,
         on_skipped: Callable[[], None] | None = None,
     ) -> Subscription:
@@ -461,7 +462,10 @@ class Bus:
         async def on_message(msg: Msg) -> None:
             await run(msg)
 
-        policy = api.DeliverPolicy.ALL if from_start else api.DeliverPolicy.NEW
+        if latest_only:  # the last message of each subject, then live (a last-value stream)
+            policy = api.DeliverPolicy.LAST_PER_SUBJECT
+        else:
+            policy = api.DeliverPolicy.ALL if from_start else api.DeliverPolicy.NEW
         sub = await self.js.subscribe(subject, cb=on_message, ordered_consumer=True, deliver_policy=policy)
         handle = Subscription(sub, None)
         self._subscriptions.append(handle)

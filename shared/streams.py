@@ -20,7 +20,12 @@ def _stream_configs(replicas: int) -> list[api.StreamConfig]:
     """Audit streams keep 30 days; fills keep everything (PnL is rebuilt from them)."""
 
     def cfg(
-        name: str, *, max_age_s: float = 30 * _DAY_S, dedupe_s: float = 120.0, work_queue: bool = False
+        name: str,
+        *,
+        max_age_s: float = 30 * _DAY_S,
+        dedupe_s: float = 120.0,
+        work_queue: bool = False,
+        per_subject: int = -1,
     ) -> api.StreamConfig:
         return api.StreamConfig(
             name=name,
@@ -28,6 +33,7 @@ def _stream_configs(replicas: int) -> list[api.StreamConfig]:
             retention=api.RetentionPolicy.WORK_QUEUE if work_queue else api.RetentionPolicy.LIMITS,
             storage=api.StorageType.FILE,
             max_age=max_age_s,
+            max_msgs_per_subject=per_subject,
             duplicate_window=dedupe_s,
             num_replicas=replicas,
         )
@@ -41,6 +47,7 @@ def _stream_configs(replicas: int) -> list[api.StreamConfig]:
         cfg(subjects.STREAM_ORDER_EVENTS),
         cfg(subjects.STREAM_FILLS, max_age_s=0.0, dedupe_s=_DAY_S),
         cfg(subjects.STREAM_RECON, max_age_s=7 * _DAY_S),
+        cfg(subjects.STREAM_STATUS, max_age_s=_DAY_S, per_subject=1),
     ]
 
 

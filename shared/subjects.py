@@ -118,6 +118,9 @@ STREAM_CANCELS = "CANCELS"
 STREAM_ORDER_EVENTS = "ORDER_EVENTS"
 STREAM_FILLS = "FILLS"
 STREAM_RECON = "RECON"
+STREAM_STATUS = "STRATEGY_STATUS"
+"""The latest `StrategyStatus` of each instance (one message per subject): a restarted reader knows
+every instance at once instead of waiting for the next periodic status."""
 
 STREAM_SUBJECTS: dict[str, list[str]] = {
     STREAM_INTENTS: [intent(REST)],
@@ -127,6 +130,7 @@ STREAM_SUBJECTS: dict[str, list[str]] = {
     STREAM_ORDER_EVENTS: [_join("orders", "event", REST)],
     STREAM_FILLS: [_join("fills", REST)],
     STREAM_RECON: [recon_report(REST)],
+    STREAM_STATUS: [strategy_status(REST)],
 }
 
 # ---- KV buckets ----

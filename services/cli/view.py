@@ -93,10 +93,11 @@ class StackView:
             self.pnl = pnl
 
     async def follow(self, bus: Bus) -> None:
-        """Subscribe to everything the view shows (core NATS: a viewer never holds a consumer)."""
+        """Subscribe to everything the view shows: core NATS, except the statuses, read from their
+        last-value stream (an ephemeral ordered consumer) so every instance shows at once."""
         await bus.subscribe(subjects.feed_status(subjects.ANY), FeedStatus, self.on_feed, traced=False)
-        await bus.subscribe(
-            subjects.strategy_status(subjects.ANY), StrategyStatus, self.on_status, traced=False
+        await bus.follow(
+            subjects.strategy_status(subjects.ANY), StrategyStatus, self.on_status, latest_only=True
         )
         await bus.subscribe(subjects.RISK_STATE, RiskState, self.on_risk, traced=False)
         await bus.subscribe(subjects.RISK_PNL, PnlSummary, self.on_pnl, traced=False)

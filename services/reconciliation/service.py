@@ -63,6 +63,7 @@ class ReconciliationService:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        self._statuses_read = 0
 
     @property
     def bus(self) -> Bus:
@@ -86,9 +87,19 @@ class ReconciliationService:
 
         async def on_status(status: StrategyStatus) -> None:
             self.statuses[status.strategy_id] = status
+            self._statuses_read += 1
 
-        self._status_sub = await ctx.bus.subscribe(
-            subjects.strategy_status(subjects.ANY), StrategyStatus, on_status, traced=False
+        def skipped_status() -> None:
+            self._statuses_read += 1
+
+        # The status stream keeps each instance's latest status: after a restart every instance
+        # (one left Reconciling included) is known at the first cycle, not at its next status.
+        self._status_sub = await ctx.bus.follow(
+            subjects.strategy_status(subjects.ANY),
+            StrategyStatus,
+            on_status,
+            latest_only=True,
+            on_skipped=skipped_status,
         )
         await self.tracker.start(ctx.bus)
         ctx.add_ready_check("recent_cycle", self._recent)
@@ -172,9 +183,14 @@ class ReconciliationService:
         self._account(report, started)
         return report
 
+    async def _statuses_caught_up(self) -> bool:
+        """The stream keeps one status per instance: at least that many must have been read."""
+        info = await self.bus.js.stream_info(subjects.STREAM_STATUS)
+        return self._statuses_read >= info.state.messages
+
     async def _caught_up(self) -> bool:
         deadline = time.monotonic() + self.settings.catch_up_timeout_s
-        while not await self.tracker.caught_up(self.bus):
+        while not (await self.tracker.caught_up(self.bus) and await self._statuses_caught_up()):
             if time.monotonic() > deadline:
                 return False
             await asyncio.sleep(0.02)

@@ -193,8 +193,12 @@ USERS: tuple[User, ...] = (
             subjects.intent(subjects.REST),
             subjects.strategy_control(subjects.ANY),  # requests: resolve an instance
         ),
-        subscribe=(subjects.strategy_status(subjects.ANY),),
-        consume=(subjects.STREAM_INTENTS, subjects.STREAM_ORDER_EVENTS, subjects.STREAM_FILLS),
+        consume=(
+            subjects.STREAM_INTENTS,
+            subjects.STREAM_ORDER_EVENTS,
+            subjects.STREAM_FILLS,
+            subjects.STREAM_STATUS,
+        ),
         kv_read=(subjects.KV_STRATEGY_SPECS, subjects.KV_PAPER_ACCOUNT),
         kv_write=(subjects.KV_EXEC_STATE,),
         kv_put=HEARTBEAT,
@@ -232,6 +236,7 @@ USERS: tuple[User, ...] = (
             subjects.STREAM_ORDER_EVENTS,
             subjects.STREAM_FILLS,
             subjects.STREAM_RECON,
+            subjects.STREAM_STATUS,
         ),
         kv_read=(
             subjects.KV_SERVICES,

@@ -192,11 +192,12 @@ async def test_each_service_does_its_job_under_its_own_user(stack: Stack) -> Non
     await risk.bus.serve(subjects.RISK_CONTROL, Probe, reply)
     for kind in (subjects.book, subjects.ticker, subjects.trade):  # the paper venue's market data
         await execution.bus.subscribe(kind(VENUE, subjects.ANY), Probe, sink("exec-md"), traced=False)
-    await recon.bus.subscribe(
-        subjects.strategy_status(subjects.ANY), Probe, sink("recon-status"), traced=False
+    # statuses are read from their last-value stream (an ordered consumer), as the services do
+    await recon.bus.follow(
+        subjects.strategy_status(subjects.ANY), Probe, sink("recon-status"), latest_only=True
     )
     await cli.bus.subscribe(subjects.feed_status(subjects.ANY), Probe, sink("cli-feed"), traced=False)
-    await cli.bus.subscribe(subjects.strategy_status(subjects.ANY), Probe, sink("cli-status"), traced=False)
+    await cli.bus.follow(subjects.strategy_status(subjects.ANY), Probe, sink("cli-status"), latest_only=True)
     await cli.bus.subscribe(subjects.RISK_STATE, Probe, sink("cli-risk"), traced=False)
     await cli.bus.subscribe(subjects.RISK_PNL, Probe, sink("cli-pnl"), traced=False)
     await cli.bus.subscribe("orders.event.>", Probe, sink("cli-events"), traced=False)

@@ -158,3 +158,17 @@ async def quiet_cycle(stack: Stack) -> None:
         what="a later cycle",
     )
     assert report.findings == (), report.findings
+
+
+async def test_a_restarted_reconciliation_knows_a_reconciling_instance_at_its_first_cycle(
+    stack: Stack,
+) -> None:
+    """Statuses are kept per instance on a last-value stream: an instance that went to Reconciling
+    while reconciliation was down is resolved at the first cycle, not after its next status."""
+    sid = f"pair-{uuid.uuid4().hex[:6]}"
+    instance = await FakeInstance(stack.bus, sid, ("BTC-USD", "ETH-USD")).start()
+    service = await stack.start(interval_s=60.0)  # only the first cycle runs within this test
+    first = service.reports[0]
+    assert first.cycle == 1
+    assert any(f.kind == Kind.INSTANCE_RECONCILING and f.strategy_id == sid for f in first.findings)
+    await eventually(lambda: instance.commands, timeout_s=10, what="resolve sent at the first cycle")
