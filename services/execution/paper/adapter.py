@@ -12,9 +12,11 @@ One paper venue per account: run a single replica in paper mode (its book lives 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 import structlog
@@ -27,13 +29,15 @@ from services.execution.paper.convert import fee_schedule, product_info, status_
 from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from shared import subjects
 from shared.bus import Bus, Subscription, TypedKV
-from shared.messages import BookLevel, BookUpdate, CancelRequest, Order, OrderStatus, Ticker, Trade
+from shared.messages import BookLevel, BookUpdate, CancelRequest, Fill, Order, OrderStatus, Ticker, Trade
 from shared.quotes import usable
 from shared.risk.products import ProductInfo
 from shared.venue import OrderRejectedError as VenueRejectedError
 from shared.venue import OrderRequest, Product, Side, Venue, default_products
 
 _log = structlog.get_logger("execution.paper")
+Job = tuple[Awaitable[Any], dict[Any, Any] | None, Any]
+"""A pending write: the awaitable, the pending set it leaves on success (None: the account), its key."""
 
 
 class PaperAdapter:
@@ -67,6 +71,13 @@ class PaperAdapter:
         self._account_kv: TypedKV[PaperAccountState] | None = None
         self._prefix = f"{venue}.{settings.account_id}"
         self._subscriptions: list[Subscription] = []
+        # What a failed write (NATS down) left pending, kept in order and retried until written:
+        # order records, the account, then fills and order events (`_persist`).
+        self._unsaved: dict[str, None] = {}
+        self._account_unsaved = False
+        self._unsent_fills: dict[str, Fill] = {}
+        self._unsent_reports: dict[tuple[str, bool], None] = {}  # (client order id, as ACCEPTED)
+        self._retry: asyncio.Task[None] | None = None
         self.submissions = 0
         self.book_updates = 0
 
@@ -100,10 +111,22 @@ class PaperAdapter:
         ]
 
     async def stop(self) -> None:
-        """Stop following market data; every change was already persisted when it happened."""
+        """Stop following market data, then write anything a NATS outage left pending."""
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
         self._subscriptions = []
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self.pending:
+            async with self._lock:
+                await self._persist()
+
+    @property
+    def pending(self) -> int:
+        """Writes and publishes a failure left to retry (0 when everything is out)."""
+        unsaved = len(self._unsaved) + self._account_unsaved
+        return unsaved + len(self._unsent_fills) + len(self._unsent_reports)
 
     async def products(self) -> list[ProductInfo]:
         """The venue core's catalogue (the simulator's products)."""
@@ -120,7 +143,8 @@ class PaperAdapter:
         else:
             for currency, amount in self.settings.initial_balances.items():
                 account.set_balance(currency, Decimal(amount))
-            await self._save_account()
+            self._account_unsaved = True
+            await self._persist()
         order_prefix = f"{self._prefix}.order."
         for key in await self._orders_kv.keys():
             if key.startswith(order_prefix):
@@ -150,16 +174,78 @@ class PaperAdapter:
         assert self._sink is not None, "adapter not started"
         return self._sink
 
-    async def _save(self, record: PaperOrderRecord) -> None:
-        assert self._orders_kv is not None
-        self._records[record.order.client_order_id] = record
-        await self._orders_kv.put(f"{self._prefix}.order.{record.order.client_order_id}", record)
+    def _stage(self, record: PaperOrderRecord, *, report: bool = False, accepted: bool = False) -> None:
+        """Record a new state of an order in memory; `_persist` writes it (and reports it)."""
+        coid = record.order.client_order_id
+        self._records[coid] = record
+        self._unsaved[coid] = None
+        if accepted:
+            self._unsent_reports[(coid, True)] = None
+        if report:
+            self._unsent_reports[(coid, False)] = None
 
-    async def _save_account(self) -> None:
-        assert self._account_kv is not None
-        await self._account_kv.put(
-            f"{self._prefix}.account", PaperAccountState.of(self.engine.account(self.account))
-        )
+    async def _save(self, record: PaperOrderRecord) -> None:
+        self._stage(record)
+        await self._persist()
+
+    async def _persist(self) -> None:
+        """Write what is pending: order records and the account together, then (only once they
+        are stored: the venue's memory before what it tells) fills and order events together.
+        Whatever fails stays pending, a task retries it, and the error propagates (an order being
+        placed is nak'd; `resume` re-reports it on redelivery)."""
+        orders, accounts = self._orders_kv, self._account_kv
+        assert orders is not None
+        assert accounts is not None
+        try:
+            writes: list[Job] = [
+                (orders.put(f"{self._prefix}.order.{coid}", self._records[coid]), self._unsaved, coid)
+                for coid in list(self._unsaved)
+            ]
+            if self._account_unsaved:
+                account = PaperAccountState.of(self.engine.account(self.account))
+                writes.append((accounts.put(f"{self._prefix}.account", account), None, None))
+            await self._together(writes)
+            tells: list[Job] = [
+                (self.sink.fill(fill), self._unsent_fills, trade_id)
+                for trade_id, fill in list(self._unsent_fills.items())
+            ]
+            for coid, accepted in list(self._unsent_reports):
+                status = OrderStatus.ACCEPTED if accepted else None
+                tells.append(
+                    (self._report(self._records[coid], status), self._unsent_reports, (coid, accepted))
+                )
+            await self._together(tells)
+        except Exception as exc:
+            _log.warning("paper_persist_pending", pending=self.pending, error=repr(exc))
+            if self._retry is None or self._retry.done():
+                self._retry = asyncio.create_task(self._retry_pending(), name="paper-persist-retry")
+            raise
+
+    async def _together(self, jobs: list[Job]) -> None:
+        """Await writes concurrently (one round trip, sent in order); each success leaves its
+        pending set (None: the account), and the first failure is raised after all finished."""
+        results = await asyncio.gather(*(job for job, _, _ in jobs), return_exceptions=True)
+        failure: BaseException | None = None
+        for (_, pending, key), result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                failure = failure or result
+            elif pending is None:
+                self._account_unsaved = False
+            else:
+                pending.pop(key, None)
+        if failure is not None:
+            raise failure
+
+    async def _retry_pending(self) -> None:
+        """Retry pending writes with backoff until everything is out (NATS is back)."""
+        delay = 0.2
+        while self.pending:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            async with self._lock:
+                with contextlib.suppress(Exception):  # logged by `_persist`; try again later
+                    await self._persist()
+        _log.info("paper_persist_recovered")
 
     async def _report(self, record: PaperOrderRecord, status: OrderStatus | None = None) -> None:
         status = status or record.status
@@ -196,14 +282,15 @@ class PaperAdapter:
             except (VenueRejectedError, OrderRejectedError) as exc:
                 record = PaperOrderRecord(order=order, status=OrderStatus.REJECTED, reason=exc.reason)
                 _log.info("paper_order_rejected", client_order_id=order.client_order_id, reason=exc.reason)
-                await self._save(record)
-                await self._report(record)
+                self._stage(record, report=True)
+                await self._persist()
                 return OrderStatus.REJECTED
             venue_order_id = result.order.order_id
             self._internal[order.client_order_id] = venue_order_id
-            record = PaperOrderRecord(order=order, venue_order_id=venue_order_id)
-            await self._save(record)
-            await self._report(record, OrderStatus.ACCEPTED)
+            # Nothing was told yet, so one write after matching is enough: a crash before it leaves
+            # the order unacked and unrecorded, and its redelivery matches it afresh.
+            self._stage(PaperOrderRecord(order=order, venue_order_id=venue_order_id), accepted=True)
+            self._account_unsaved = True  # holds of a resting order
             await self._flush()
             return self._records[order.client_order_id].status
 
@@ -268,22 +355,17 @@ class PaperAdapter:
             status = status_of(vorder, record.filled_size)
             reason = vorder.cancel_message if status is OrderStatus.CANCELLED else ""
             touched[coid] = msgspec.structs.replace(record, status=status, reason=reason)
-        if not touched:
-            return
-        previous = {coid: self._records.get(coid) for coid in touched}
-        for record in touched.values():
-            await self._save(record)
-        await self._save_account()
-        for fill in new_fills:
-            await self.sink.fill(fill)
         for coid, record in touched.items():
-            before = previous[coid]
-            if (
-                before is None
-                or before.status is not record.status
-                or before.filled_size != record.filled_size
-            ):
-                await self._report(record)
+            before = self._records.get(coid)
+            changed = before is None or (before.status, before.filled_size) != (
+                record.status,
+                record.filled_size,
+            )
+            self._stage(record, report=changed)
+        self._account_unsaved = self._account_unsaved or bool(touched)
+        self._unsent_fills.update((fill.trade_id, fill) for fill in new_fills)
+        if self.pending:
+            await self._persist()
 
     # ---- market data ----
     async def _on_book(self, update: BookUpdate) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import nats.errors
 import pytest
 
 from services.execution.config import PaperSettings
 from services.execution.paper.adapter import PaperAdapter
-from services.execution.paper.state import PaperAccountState
+from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from shared import subjects
-from shared.messages import OrderStatus, OrderType, Side, TimeInForce
+from shared.messages import Fill, OrderStatus, OrderType, Side, TimeInForce
+from shared.testing import eventually
 
 from .harness import PaperHarness, make_order
 
@@ -80,3 +82,37 @@ async def test_slippage_widens_the_book_for_takers(paper: PaperHarness) -> None:
     (fill,) = paper.recorder.fills_of(order.client_order_id)
     assert fill.price == Decimal("100.10")  # 10 bps above the ask, on the 0.01 grid
     assert fill.fee == Decimal("100.10") * Decimal("0.009")
+
+
+async def test_a_fill_whose_publish_fails_is_kept_and_published_once_nats_answers_again(
+    paper: PaperHarness,
+) -> None:
+    """A resting order filled by market data has no order message to be redelivered: if the fill
+    cannot be published at that moment (NATS restarting) it must not be lost, only delayed."""
+    service = await paper.start()
+    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
+    resting = make_order(paper.venue, size=Decimal("0.4"), limit_price=Decimal("99.00"), **LIMIT)
+    await paper.submit(resting)
+    await paper.recorder.wait_status(resting.client_order_id, OrderStatus.ACCEPTED)
+    publish = service.fill
+    failures = 2
+
+    async def fill_while_nats_is_down(fill: Fill) -> None:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise nats.errors.ConnectionClosedError
+        await publish(fill)
+
+    service.fill = fill_while_nats_is_down  # type: ignore[method-assign]
+    await paper.trade("BTC-USD", Side.SELL, "0.4", "99.00")
+    done = await paper.recorder.wait_status(resting.client_order_id, OrderStatus.FILLED)
+    assert done.filled_size == Decimal("0.4")
+    await eventually(lambda: paper.recorder.fills_of(resting.client_order_id), what="the fill, retried")
+    assert failures == 0
+    assert [f.size for f in paper.recorder.fills_of(resting.client_order_id)] == [Decimal("0.4")]
+    await eventually(lambda: adapter(paper).pending == 0, what="nothing left pending")
+    kv = await paper.bus.kv(subjects.KV_PAPER_ACCOUNT, PaperOrderRecord)
+    stored = await kv.get(f"{paper.venue}.paper.order.{resting.client_order_id}")
+    assert stored is not None
+    assert stored.value.status is OrderStatus.FILLED
