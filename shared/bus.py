@@ -189,16 +189,22 @@ class Bus:
         queue: str = "",
         traced: bool = True,
         max_pending: int | None = None,
+        conflate: bool = False,
     ) -> Subscription:
         """Subscribe with a typed handler.
 
         With `max_pending`, messages wait in a bounded queue that drops the *oldest* when full
-        (for market data the newest quote matters most) and counts every drop.
+        (for market data the newest quote matters most) and counts every drop. With `conflate`
+        (quotes: each one replaces the last), a handler that falls behind finds only the newest
+        message of each subject waiting: its backlog never outgrows the number of products, so a
+        burst of ticks cannot delay an order path sharing the event loop.
         """
         label = metrics.stream_label(subject)
         stream = metrics.StreamMetrics(label)
         run = self._traced_runner(label, message_type, handler, traced)
-        if max_pending is None:
+        if conflate:
+            handle = await self._conflated(subject, queue, run, stream)
+        elif max_pending is None:
 
             async def direct(msg: Msg) -> None:
                 await run(msg)
@@ -229,6 +235,34 @@ class Bus:
             handle = Subscription(sub, asyncio.create_task(drain_pending(), name=f"bus-sub-{subject}"))
             holder.append(handle)
         self._subscriptions.append(handle)
+        return handle
+
+    async def _conflated(
+        self, subject: str, queue: str, run: Callable[[Msg], Awaitable[None]], stream: metrics.StreamMetrics
+    ) -> Subscription:
+        """Latest message per subject waits; a replaced one counts as dropped."""
+        latest: dict[str, Msg] = {}
+        wake = asyncio.Event()
+        holder: list[Subscription] = []
+
+        async def enqueue(msg: Msg) -> None:
+            if latest.pop(msg.subject, None) is not None:
+                holder[0].dropped += 1
+                stream.dropped.inc()
+            latest[msg.subject] = msg  # re-inserted last: subjects take turns, oldest first
+            wake.set()
+
+        async def drain_latest() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                while latest:
+                    await run(latest.pop(next(iter(latest))))
+                    await asyncio.sleep(0)  # let the order path run between quotes
+
+        sub = await self.nc.subscribe(subject, queue=queue, cb=enqueue)
+        handle = Subscription(sub, asyncio.create_task(drain_latest(), name=f"bus-latest-{subject}"))
+        holder.append(handle)
         return handle
 
     def _traced_runner(

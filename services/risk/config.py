@@ -67,8 +67,6 @@ class RiskSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_fi
     """How often KV `risk_limits` is read for a new revision."""
     products_refresh_s: float = 30.0
     """How often KV `products` is re-read in full; an unknown product is also looked up on demand."""
-    max_pending_ticks: int = 1_000
-    """Ticker subscription queue bound (oldest dropped first: only the newest mark matters)."""
     replay_timeout_s: float = 60.0
     """Start-up fails if the fills, order-event and decision streams are not replayed within this:
     deciding on a half-rebuilt ledger would be deciding blind."""
@@ -85,8 +83,6 @@ class RiskSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_fi
                 raise ValueError(f"{name} must be positive")
         if self.replay_timeout_s <= 0:
             raise ValueError("replay_timeout_s must be positive")
-        if self.max_pending_ticks < 1:
-            raise ValueError("max_pending_ticks must be at least 1")
         subjects.token(self.durable)
         self.risk_limits()
 

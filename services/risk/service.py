@@ -92,7 +92,7 @@ class RiskService:
                 Ticker,
                 self._on_ticker,
                 traced=False,
-                max_pending=self.settings.max_pending_ticks,
+                conflate=True,  # only the newest mark of each product matters
             )
             self._subs.append(sub)
         self._kill = KillSwitch(bus, self.book, self.settings.venue_ids, self._report_now)
@@ -225,13 +225,17 @@ class RiskService:
             raise RetryLaterError(f"waiting for a fresh mark of {intent.product_id} after start")
 
     async def _publish(self, intent: OrderIntent, decision: RiskDecision) -> None:
-        """Decision first: if we crash before the order, the redelivery finds it and sends the order."""
+        """Decision first on the wire, then the order, their acks awaited together (one round trip).
+        If we crash before the order left, the redelivery finds the decision and sends the order;
+        if a publish fails, the intent is nak'd and its redelivery repeats both under the same ids
+        (the streams de-duplicate them), the decision taken from memory."""
         assert self._bus is not None
         coid = intent.client_order_id
-        await self._bus.publish_durable(subjects.decision(intent.strategy_id), decision, msg_id=coid)
+        sends = [self._bus.publish_durable(subjects.decision(intent.strategy_id), decision, msg_id=coid)]
         if decision.approved:
             order = Order.from_intent(intent, decision.decided_ns)
-            await self._bus.publish_durable(subjects.approved(intent.venue), order, msg_id=coid)
+            sends.append(self._bus.publish_durable(subjects.approved(intent.venue), order, msg_id=coid))
+        await asyncio.gather(*sends)
 
     # ---- followed streams ----
     async def _on_fill(self, fill: Fill) -> None:

@@ -9,6 +9,7 @@ execution → events and fills (the bus carries the context on every durable pub
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -41,8 +42,16 @@ async def publish_intents(
         links.append(Link(tick_span.get_span_context()))
     attributes = {"strategy.id": spec.id, "strategy.kind": spec.kind, "strategy.reason": reason}
     with _tracer.start_as_current_span("strategy.decide", links=links, attributes=attributes):
+        # Sent in order on one connection, acks awaited together: both legs of a pair leave in one
+        # round trip. A failure raises after all finished; the snapshot's `unsent` re-sends them
+        # (the stream de-duplicates by client order id).
+        await asyncio.gather(
+            *(
+                bus.publish_durable(subjects.intent(spec.id), intent, msg_id=intent.client_order_id)
+                for intent in intents
+            )
+        )
         for intent in intents:
-            await bus.publish_durable(subjects.intent(spec.id), intent, msg_id=intent.client_order_id)
             metrics.INTENTS.labels(intent.purpose.value).inc()
     if tick is not None:
         metrics.TICK_TO_INTENT.observe((time.perf_counter_ns() - tick[3]) / 1e9)

@@ -18,13 +18,25 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 class ReceivedSpan:
     """The parts of a received span that tests look at (ids as hex strings)."""
 
-    def __init__(self, service: str, name: str, trace_id: str, span_id: str, parent_span_id: str, kind: int):
+    def __init__(
+        self,
+        service: str,
+        name: str,
+        trace_id: str,
+        span_id: str,
+        parent_span_id: str,
+        kind: int,
+        start_ns: int = 0,
+        end_ns: int = 0,
+    ):
         self.service = service
         self.name = name
         self.trace_id = trace_id
         self.span_id = span_id
         self.parent_span_id = parent_span_id
         self.kind = kind
+        self.start_ns = start_ns
+        self.end_ns = end_ns
 
     def __repr__(self) -> str:
         return f"<span {self.service}/{self.name} trace={self.trace_id[:8]} parent={self.parent_span_id[:8]}>"
@@ -74,6 +86,8 @@ class OtlpReceiver:
                         span.span_id.hex(),
                         span.parent_span_id.hex(),
                         span.kind,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
                     )
                     with self._lock:
                         self.spans.append(received)

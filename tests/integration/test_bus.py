@@ -203,3 +203,25 @@ async def test_serve_ignores_messages_without_a_reply_inbox(bus: Bus) -> None:
     reply = await bus.request("test.rpc.inbox", command, m.ControlReply)
     assert reply.ok
     assert len(calls) == 1
+
+
+async def test_conflated_subscription_keeps_only_the_newest_message_of_each_subject(bus: Bus) -> None:
+    """A quote consumer that falls behind finds one message per product waiting, the newest."""
+    seen: list[tuple[str, int]] = []
+    release = asyncio.Event()
+
+    async def slow(msg: m.Signal) -> None:
+        await release.wait()
+        seen.append((msg.strategy_id, int(msg.value)))
+
+    sub = await bus.subscribe("test.latest.*", m.Signal, slow, conflate=True, traced=False)
+    for i in range(10):
+        for product in ("a", "b"):
+            signal = m.Signal(strategy_id=product, action=m.SignalAction.HOLD, value=i, signal_ns=0)
+            await bus.publish(f"test.latest.{product}", signal)
+    await bus.nc.flush()
+    # at most the first message is in the handler; behind it only the newest of each subject waits
+    await eventually(lambda: sub.dropped >= 17, what="replaced messages counted as dropped")
+    release.set()
+    await eventually(lambda: seen[-2:] == [("a", 9), ("b", 9)], what="the newest of each subject")
+    assert len(seen) == 20 - sub.dropped <= 3

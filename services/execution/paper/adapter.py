@@ -66,6 +66,8 @@ class PaperAdapter:
         self._book_seen: set[str] = set()
         self._market_seen: dict[str, asyncio.Event] = {}
         self._market_pending: set[str] = set()
+        self._latest: dict[str, tuple[Product, tuple[BookLevel, ...], tuple[BookLevel, ...]]] = {}
+        self._resting: dict[str, set[str]] = {}  # product → client order ids resting on it
         self._slippage = Decimal(str(settings.slippage_bps))
         self._orders_kv: TypedKV[PaperOrderRecord] | None = None
         self._account_kv: TypedKV[PaperAccountState] | None = None
@@ -103,7 +105,7 @@ class PaperAdapter:
                 subjects.book(venue, subjects.ANY), BookUpdate, self._on_book, traced=False, max_pending=depth
             ),
             await self._bus.subscribe(
-                subjects.ticker(venue, subjects.ANY), Ticker, self._on_ticker, traced=False, max_pending=depth
+                subjects.ticker(venue, subjects.ANY), Ticker, self._on_ticker, traced=False, conflate=True
             ),
             await self._bus.subscribe(
                 subjects.trade(venue, subjects.ANY), Trade, self._on_trade, traced=False, max_pending=depth
@@ -150,7 +152,7 @@ class PaperAdapter:
             if key.startswith(order_prefix):
                 stored = await self._orders_kv.get(key)
                 if stored is not None:
-                    self._records[stored.value.order.client_order_id] = stored.value
+                    self._remember(stored.value)
         for record in [r for r in self._records.values() if r.is_open]:
             await self._reopen(record)
 
@@ -177,12 +179,22 @@ class PaperAdapter:
     def _stage(self, record: PaperOrderRecord, *, report: bool = False, accepted: bool = False) -> None:
         """Record a new state of an order in memory; `_persist` writes it (and reports it)."""
         coid = record.order.client_order_id
-        self._records[coid] = record
+        self._remember(record)
         self._unsaved[coid] = None
         if accepted:
             self._unsent_reports[(coid, True)] = None
         if report:
             self._unsent_reports[(coid, False)] = None
+
+    def _remember(self, record: PaperOrderRecord) -> None:
+        """The record in memory, and whether it rests on its product's book."""
+        coid, pid = record.order.client_order_id, record.order.product_id
+        self._records[coid] = record
+        resting = self._resting.setdefault(pid, set())
+        if record.is_open:
+            resting.add(coid)
+        else:
+            resting.discard(coid)
 
     async def _save(self, record: PaperOrderRecord) -> None:
         self._stage(record)
@@ -278,6 +290,7 @@ class PaperAdapter:
                     raise OrderRejectedError(
                         c.WRONG_VENUE, f"order for {order.venue!r} reached {self.venue!r}"
                     )
+                self._apply_latest(order.product_id)
                 result = self.engine.submit(self._request(order), self._clock())
             except (VenueRejectedError, OrderRejectedError) as exc:
                 record = PaperOrderRecord(order=order, status=OrderStatus.REJECTED, reason=exc.reason)
@@ -388,18 +401,32 @@ class PaperAdapter:
     async def _set_liquidity(
         self, product: Product, bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...]
     ) -> None:
+        """Keep the latest levels. They go into the venue core at once only while an order rests
+        on the product (a moving market may fill it); otherwise when the next order for the product
+        is matched. Rebuilding the book on every tick would cost more than the whole order path."""
+        pid = product.product_id
+        self._latest[pid] = (product, bids, asks)
+        self.book_updates += 1
+        self._market_event(pid).set()
+        self._market_pending.discard(pid)
+        if self._resting.get(pid):
+            async with self._lock:
+                self._apply_latest(pid)
+                await self._flush()
+
+    def _apply_latest(self, product_id: str) -> None:
+        """Load the product's latest levels into the venue core (call with the lock held)."""
+        latest = self._latest.pop(product_id, None)
+        if latest is None:
+            return
+        product, bids, asks = latest
         inc = product.price_increment
-        async with self._lock:
-            self.engine.set_liquidity(
-                product.product_id,
-                widen(bids, bids=True, slippage_bps=self._slippage, increment=inc),
-                widen(asks, bids=False, slippage_bps=self._slippage, increment=inc),
-                self._clock(),
-            )
-            self.book_updates += 1
-            self._market_event(product.product_id).set()
-            self._market_pending.discard(product.product_id)
-            await self._flush()
+        self.engine.set_liquidity(
+            product_id,
+            widen(bids, bids=True, slippage_bps=self._slippage, increment=inc),
+            widen(asks, bids=False, slippage_bps=self._slippage, increment=inc),
+            self._clock(),
+        )
 
     async def _on_trade(self, trade: Trade) -> None:
         if (
@@ -409,6 +436,7 @@ class PaperAdapter:
         ):
             return
         async with self._lock:
+            self._apply_latest(trade.product_id)
             self.engine.take_liquidity(
                 trade.product_id, Side(trade.side.value), trade.size, trade.price, self._clock()
             )
