@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: setup run test test-stack lint bench clean
+.PHONY: setup run test test-fast test-stack lint bench clean
 
 setup: $(STAMP)
 
@@ -20,13 +20,15 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/algopioneer up
 
-# The gate: every test but the whole-stack ones (those start ~7 processes each and are timing-
-# sensitive on a loaded 2-core machine; they run in `make test-stack`, which CI also runs).
-test: $(STAMP)
+# Everything: unit and integration tests, then the whole stack as processes (e2e and chaos).
+# `make test-fast` and `make test-stack` run either half alone.
+test: test-fast test-stack
+
+test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not chaos"
 
 test-stack: $(STAMP)
-	$(BIN)/python -m pytest -q -rxX -m "e2e or chaos" tests/e2e tests/chaos
+	$(BIN)/python -m pytest -q -m "e2e or chaos" tests/e2e tests/chaos
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests bench

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 RATES = (1_000, 5_000)
-DURATION_S = 5.0
+DURATION_S = 10.0
 TRIGGER_EVERY_S = 0.05
 SPOT, FUTURE = "BTC-USD", "BIP-20DEC30-CDE"
 PRICE = Decimal("95000")
@@ -179,9 +179,12 @@ async def _real(rates: tuple[int, ...]) -> dict[int, tuple[float, float, int, in
             async def on_fill(msg: Any) -> None:
                 fill = codec.decode(msg.data, Fill)
                 entry = (fill.product_id == SPOT) == (fill.side is Side.BUY)  # long spot, short future
-                if fill.strategy_id == SID and entry and current and current[0].pending_since is not None:
-                    state["future"] = PRICE  # entry is in: back to spot, the instance exits
-                    current[0].arrived()
+                if fill.strategy_id == SID and entry:
+                    # The entry is in: back to spot, so the instance exits. Also for a trigger sent
+                    # just before a phase ended, or the instance would hold and ignore every trigger.
+                    state["future"] = PRICE
+                    if current and current[0].pending_since is not None:
+                        current[0].arrived()
 
             await nc.subscribe(subjects.fill("coinbase", subjects.REST), cb=on_fill)
 

@@ -170,8 +170,7 @@ async def test_nan_and_negative_ticks_are_refused_by_every_consumer(stack: Stack
             assert position.mark > 0
     # Each consumer of md.ticker must say it refused them (a log line naming the reason and a metric).
     gaps = _tick_refusal_gaps(stack)
-    if gaps:
-        pytest.xfail("bad ticks are dropped without a logged reason and a metric: " + "; ".join(gaps))
+    assert not gaps, "bad ticks dropped without a logged reason and a metric: " + "; ".join(gaps)
 
 
 def _tick_refusal_gaps(stack: Stack) -> list[str]:
@@ -292,9 +291,4 @@ async def test_risk_restarts_after_malformed_messages_in_its_replayed_streams(st
 
     # replay timeout is 5 s here: fills must finish, events/decisions may give up after 5 s more
     outcome = await eventually(back_or_stuck, timeout_s=25, interval_s=0.3, what="risk ready again")
-    if outcome == "stuck":
-        pytest.xfail(
-            "risk cannot restart once FILLS holds an undecodable message: Bus.follow drops it "
-            "before RiskService._on_fill, so Replay.step() never counts it and "
-            "wait_all(FILLS) times out (services/risk/service.py:130, replay.py:30) - crash loop"
-        )
+    assert outcome == "ready", "risk is stuck replaying FILLS past an undecodable message (crash loop)"
