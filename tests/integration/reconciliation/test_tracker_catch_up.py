@@ -4,32 +4,23 @@ reconciliation is not stuck reporting `ledger_behind` forever after one bad mess
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+
+import msgspec
 
 from services.reconciliation.tracker import LedgerTracker
 from shared import codec, subjects
 from shared.bus import Bus
-from shared.messages import Fill, Liquidity, Side
+from shared.messages import Fill
 from shared.testing import eventually
+from shared.testing.samples import every_message
 
 
 async def test_an_undecodable_fill_counts_as_read_and_the_tracker_catches_up(bus: Bus) -> None:
     venue = f"skip{uuid.uuid4().hex[:8]}"
     subject = subjects.fill(venue, "BTC-USD")
     await bus.js.publish(subject, b"{not json")
-    good = Fill(
-        trade_id="t1",
-        client_order_id="c1",
-        strategy_id="s1",
-        venue=venue,
-        product_id="BTC-USD",
-        side=Side.BUY,
-        price=Decimal(100),
-        size=Decimal("0.25"),
-        fee=Decimal("0.1"),
-        liquidity=Liquidity.TAKER,
-        fill_ns=1,
-    )
+    sample = next(m for m in every_message() if isinstance(m, Fill))
+    good = msgspec.structs.replace(sample, venue=venue, trade_id="t1")
     await bus.js.publish(subject, codec.encode(good))
     tracker = LedgerTracker(venue)
     await tracker.start(bus)

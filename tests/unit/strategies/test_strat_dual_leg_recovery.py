@@ -130,14 +130,20 @@ def test_a_leg_left_unhedged_too_long_goes_to_reconciling() -> None:
     assert (step.state, step.reason) == (State.RECONCILING, "unhedged_timeout")
 
 
-def test_partial_exit_retries_only_the_remaining_leg() -> None:
+def _exiting_with_leg1_closed() -> tuple[FakeVenue, Any, int]:
+    """In position, exit sent at T0 + 1 s, leg 1's exit filled; returns leg 2's exit order too."""
     venue, (o1, o2) = _entering()
-    m = venue.machine
     venue.fill(o1, T0)
     venue.fill(o2, T0)
     now = T0 + 1000 * MS
-    e1, e2 = venue.take(m.on_tick(now, *quotes(now, 102, 100), EXIT))
+    e1, e2 = venue.take(venue.machine.on_tick(now, *quotes(now, 102, 100), EXIT))
     venue.fill(e1, now)
+    return venue, e2, now
+
+
+def test_partial_exit_retries_only_the_remaining_leg() -> None:
+    venue, e2, now = _exiting_with_leg1_closed()
+    m = venue.machine
     assert venue.fill(e2, now, fraction=D("0.3")).reason == "exit_retry_scheduled"
     retry = venue.take(m.on_timer(now + 500 * MS))
     assert [(o.leg, o.side, o.size, o.purpose) for o in retry] == [(2, Side.BUY, D(7), Purpose.FLATTEN)]
@@ -147,13 +153,8 @@ def test_partial_exit_retries_only_the_remaining_leg() -> None:
 def test_refused_exits_are_retried_on_the_timer_with_doubling_waits_then_reconciled() -> None:
     """A burst of refusals (risk just restarted) must not use up every exit try within
     milliseconds: each retry waits 0.5 s, 1 s, 2 s, and only then the machine gives up."""
-    venue, (o1, o2) = _entering()
+    venue, e2, now = _exiting_with_leg1_closed()
     m = venue.machine
-    venue.fill(o1, T0)
-    venue.fill(o2, T0)
-    now = T0 + 1000 * MS
-    e1, e2 = venue.take(m.on_tick(now, *quotes(now, 102, 100), EXIT))
-    venue.fill(e1, now)
     assert m.on_order_done(e2.seq, now, filled_size=ZERO).reason == "exit_retry_scheduled"
     sent_at = []
     t = now
