@@ -144,6 +144,9 @@ KV_EXEC_STATE = "exec_state"
 KV_PAPER_ACCOUNT = "paper_account"
 KV_SERVICES = "services"
 KV_PRODUCTS = "products"
+KV_FEE_RATES = "fee_rates"
+"""The account's fee tier per venue (`shared.risk.products.FeeRates`, key: the venue), written by
+execution from `GET /transaction_summary`; read by strategies to price their trades."""
 """Trading rules per product (`shared.risk.products.ProductInfo`), key `<venue>.<product_id>`,
 written by the execution service from its venue at start; read by risk and strategy."""
 
@@ -158,6 +161,7 @@ KV_BUCKETS = (
     KV_PAPER_ACCOUNT,
     KV_SERVICES,
     KV_PRODUCTS,
+    KV_FEE_RATES,
 )
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from shared.messages import CancelRequest, Fill, Order, OrderEvent, OrderStatus
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 
 
 class ReportSink(Protocol):
@@ -35,6 +35,9 @@ class ExecutionAdapter(Protocol):
 
     async def stop(self) -> None:
         """Stop background loops; state is already persisted."""
+
+    async def fee_rates(self) -> FeeRates:
+        """The account's current fee tier (spot and futures)."""
 
     async def products(self) -> list[ProductInfo]:
         """The venue's trading rules, for KV `products`."""

@@ -24,7 +24,7 @@ from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.config import CoinbaseCredentials
 from shared.messages import CancelRequest, Fill, Order, OrderEvent
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 from shared.runtime import EXIT_CONFIG, ServiceContext
 
 _log = structlog.get_logger("execution")
@@ -162,7 +162,25 @@ class ExecutionService:
                 continue
             await kv.put(key, product)
         _log.info("products_published", count=len(products))
+        await self.publish_fee_rates()
         return products
+
+    async def publish_fee_rates(self) -> None:
+        """Write the account's fee tier to KV `fee_rates` (key: the venue). A venue that cannot say
+        leaves the last stored tier in place, and strategies keep pricing with it."""
+        try:
+            rates = await self.adapter.fee_rates()
+        except ExecutionError as exc:
+            _log.warning("fee_rates_unavailable", error=str(exc))
+            return
+        kv = await self.bus.kv(subjects.KV_FEE_RATES, FeeRates)
+        await kv.put(subjects.token(self.venue), rates)
+        _log.info(
+            "fee_rates_published",
+            pricing_tier=rates.pricing_tier,
+            spot_taker=str(rates.spot_taker),
+            futures_taker=str(rates.futures_taker),
+        )
 
     async def _refresh_loop(self) -> None:
         while True:

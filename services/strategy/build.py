@@ -15,17 +15,24 @@ from services.strategy.ma_engine import MaEngine
 from services.strategy.messages import InstanceSnapshot, MaBook
 from shared.messages.strategy import MaCrossoverParams, StrategySpec
 from shared.money import ZERO
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 from shared.strategies import CostModel, DualLegSnapshot, MachineState, MaCrossover
 
 
-def costs_for(spec: StrategySpec, settings: StrategySettings) -> CostModel:
-    """The configured fee tier plus the instance's own slippage assumption."""
+def costs_for(
+    spec: StrategySpec, settings: StrategySettings, infos: dict[str, ProductInfo], fees: FeeRates | None
+) -> CostModel:
+    """The venue's fee tier (the settings' until execution has published it) plus the instance's
+    own slippage. Legs of different kinds (spot and a future) average their rates: a round trip
+    is two fills of each leg, so 4 x the mean taker rate is exactly what it costs."""
     slippage = getattr(spec.params, "slippage_bps", None)
+    maker, taker = settings.maker_fee_rate, settings.taker_fee_rate
+    legs = [infos[p] for p in spec.products if p in infos]
+    if fees is not None and legs:
+        maker = sum((fees.maker(leg) for leg in legs), ZERO) / len(legs)
+        taker = sum((fees.taker(leg) for leg in legs), ZERO) / len(legs)
     return CostModel.from_rates(
-        maker_rate=settings.maker_fee_rate,
-        taker_rate=settings.taker_fee_rate,
-        slippage_bps=slippage if slippage is not None else ZERO,
+        maker_rate=maker, taker_rate=taker, slippage_bps=slippage if slippage is not None else ZERO
     )
 
 
@@ -34,6 +41,7 @@ def build_engine(
     infos: dict[str, ProductInfo],
     settings: StrategySettings,
     snap: InstanceSnapshot | None,
+    fees: FeeRates | None = None,
 ) -> tuple[Engine, bool]:
     """The engine and whether its signal core was restored warm (no candle warm-up needed)."""
     params = spec.params
@@ -56,7 +64,7 @@ def build_engine(
         return engine, core is not None
     products = spec.products
     pair = (infos[products[0]], infos[products[1]])
-    costs = costs_for(spec, settings)
+    costs = costs_for(spec, settings, infos, fees)
     dual: DualLegSnapshot | None = None
     same_kind = live is not None and type(live.params) is type(params)
     if live is not None and live.dual is not None and same_kind:

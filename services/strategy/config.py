@@ -47,9 +47,12 @@ class StrategySettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknow
     ack_wait_s: float = 10.0
     """Ack wait of the per-instance order-event and fill consumers (redelivery after a crash)."""
     taker_fee_rate: Decimal = Decimal("0.006")
-    """Current Coinbase fee tier, taker (a fraction: 0.006 = 60 bps). Set it from your account."""
+    """Fallback fee tier, taker (a fraction: 0.006 = 60 bps), used only until execution has written
+    the account's real tier (`GET /transaction_summary`) to KV `fee_rates`."""
     maker_fee_rate: Decimal = Decimal("0.004")
-    """Current Coinbase fee tier, maker."""
+    """Fallback fee tier, maker."""
+    fees_refresh_s: float = 300.0
+    """How often a running instance re-reads KV `fee_rates` (a tier changes with 30-day volume)."""
     ma_execution_timeout_s: float = 30.0
     """An MA order with no terminal event for this long moves the instance to Reconciling."""
     product_retry_s: float = 2.0
@@ -68,6 +71,8 @@ class StrategySettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknow
             raise ValueError("tick_queue and restart_budget must be at least 1")
         if not 0 < self.restart_base_s <= self.restart_max_s:
             raise ValueError("restart_base_s must be positive and at most restart_max_s")
+        if self.fees_refresh_s <= 0:
+            raise ValueError("fees_refresh_s must be positive")
         if min(self.snapshot_interval_s, self.status_interval_s, self.restart_window_s) <= 0:
             raise ValueError("snapshot_interval_s, status_interval_s and restart_window_s must be positive")
         if self.warmup_timeout_s < 0 or self.ack_wait_s <= 0 or self.product_retry_s <= 0:

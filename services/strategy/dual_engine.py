@@ -206,6 +206,10 @@ class DualEngine:
         step = self.machine.resolve(now_ns, positions[0], positions[1], (prices[0], prices[1]), reason)
         return self._outcome(step)
 
+    def set_costs(self, costs: CostModel) -> None:
+        """Entry thresholds, the PnL gate and the stop loss use the new tier from now on."""
+        self.strategy.set_costs(costs)
+
     def halt(self, now_ns: int, reason: str) -> Outcome:
         """Only `resolve` leaves Halted."""
         return self._outcome(self.machine.halt(now_ns, reason or "halted"))

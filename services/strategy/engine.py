@@ -17,7 +17,7 @@ from services.strategy.messages import InstanceSnapshot
 from shared.messages.market import Candle, Ticker
 from shared.messages.orders import Fill, OrderEvent, client_order_id
 from shared.messages.strategy import SignalAction
-from shared.strategies import Decision, OrderRequest
+from shared.strategies import CostModel, Decision, OrderRequest
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +94,10 @@ class Engine(Protocol):
         self, now_ns: int, positions: tuple[Decimal, ...], prices: tuple[Decimal, ...], reason: str
     ) -> Outcome:
         """Reconciliation's verdict with the venue's quantities."""
+        ...
+
+    def set_costs(self, costs: CostModel) -> None:
+        """Price trades with a new fee tier from now on."""
         ...
 
     def halt(self, now_ns: int, reason: str) -> Outcome:

@@ -16,15 +16,19 @@ import contextlib
 import time
 from typing import Any, Protocol
 
+import msgspec
+import nats.errors
 import structlog
 
 from services.strategy import metrics
+from services.strategy.build import costs_for
 from services.strategy.config import StrategySettings
 from services.strategy.effects import TickMark, publish_intents, start_consumers
 from services.strategy.engine import NOTHING, Engine, Outcome
 from services.strategy.messages import InstanceSnapshot
 from services.strategy.orders import build_intent
 from services.strategy.router import TickRouter
+from services.strategy.warmup import load_fee_rates
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.messages.market import Ticker
@@ -146,6 +150,7 @@ class Instance:
         pulse_s = min(0.25, s.heartbeat_interval_s)  # also the timer's resolution (exit retries)
         timer_every = int(pulse_s * 1e9)
         next_timer = next_status = next_snapshot = 0
+        next_fees = time.time_ns() + int(s.fees_refresh_s * 1e9)  # read when the instance was built
         ticker = asyncio.create_task(self._pulse(pulse_s))
         try:
             await self._status("started")
@@ -168,6 +173,9 @@ class Instance:
                 if now >= next_status:
                     next_status = now + int(s.status_interval_s * 1e9)
                     await self._status()
+                if now >= next_fees:
+                    next_fees = now + int(s.fees_refresh_s * 1e9)
+                    await self._refresh_fees()
                 if now >= next_snapshot:
                     next_snapshot = now + int(s.snapshot_interval_s * 1e9)
                     if self._touched:
@@ -265,6 +273,16 @@ class Instance:
             unsent=self._unsent,
         )
         return self.engine.snapshot_into(base)
+
+    async def _refresh_fees(self) -> None:
+        """Apply the venue's current fee tier (KV `fee_rates`); an unreadable one keeps the last."""
+        try:
+            fees = await load_fee_rates(self.bus, self.spec.venue)
+        except (nats.errors.Error, TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            _log.warning("fee_rates_unreadable", strategy_id=self.sid, error=str(exc))
+            return
+        if fees is not None:
+            self.engine.set_costs(costs_for(self.spec, self.settings, self.infos, fees))
 
     async def _save(self) -> None:
         await self.host.save_snapshot(self.snapshot())

@@ -21,7 +21,7 @@ from shared.messages.orders import Fill, OrderEvent, Purpose
 from shared.messages.strategy import MaCrossoverParams, SignalAction
 from shared.money import ZERO, round_to_increment
 from shared.risk.products import ProductInfo
-from shared.strategies import MaCrossover, OrderRequest
+from shared.strategies import CostModel, MaCrossover, OrderRequest
 
 _NS = 1_000_000_000
 _SEEN_TRADES = 256
@@ -213,6 +213,9 @@ class MaEngine:
         b.position, b.pending, b.reconciling, b.halted = positions[0], [], "", ""
         self.core.set_position(b.position > ZERO)
         return Outcome(changed=True, reason=f"resolved:{reason}" if reason else "resolved")
+
+    def set_costs(self, costs: CostModel) -> None:
+        """An MA crossover trades on price alone: fees do not enter its decisions."""
 
     def halt(self, now_ns: int, reason: str) -> Outcome:
         """Stop trading until resolved."""

@@ -25,7 +25,7 @@ from services.strategy.build import build_engine
 from services.strategy.commands import handle_command
 from services.strategy.instance import Instance
 from services.strategy.messages import InstanceSnapshot, StrategyCommand, StrategyCommandReply, snapshot_key
-from services.strategy.warmup import fetch_history, load_products
+from services.strategy.warmup import fetch_history, load_fee_rates, load_products
 from services.strategy.worker_context import WorkerContext
 from shared import subjects
 from shared.messages.strategy import StrategySpec, StrategyStatus
@@ -159,7 +159,8 @@ class Slot:
             infos, missing = await load_products(self.ctx.bus, spec)
         if missing:
             return
-        engine, warm = build_engine(spec, infos, self.ctx.settings, snap)
+        fees = await load_fee_rates(self.ctx.bus, spec.venue)
+        engine, warm = build_engine(spec, infos, self.ctx.settings, snap, fees)
         if not warm:
             history = await fetch_history(self.ctx.bus, spec, self.ctx.settings.warmup_timeout_s)
             if history:

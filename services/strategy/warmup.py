@@ -19,7 +19,7 @@ from shared import subjects
 from shared.bus import Bus
 from shared.messages.market import Candle, CandleReply, CandleRequest
 from shared.messages.strategy import MaCrossoverParams, PairsParams, StrategySpec
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 
 _log = structlog.get_logger("strategy.warmup")
 _GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)
@@ -37,6 +37,13 @@ async def load_products(bus: Bus, spec: StrategySpec) -> tuple[dict[str, Product
         else:
             found[product] = entry.value
     return found, missing
+
+
+async def load_fee_rates(bus: Bus, venue: str) -> FeeRates | None:
+    """The venue's fee tier from KV `fee_rates`, or None while execution has not written it."""
+    kv = await bus.kv(subjects.KV_FEE_RATES, FeeRates)
+    entry = await kv.get(subjects.token(venue))
+    return entry.value if entry is not None else None
 
 
 def warmup_plan(spec: StrategySpec) -> tuple[int, int] | None:

@@ -191,6 +191,21 @@ class ListProductsResponse(_Raw, frozen=True, kw_only=True):
     products: list[RestProduct] = msgspec.field(default_factory=list)
 
 
+# ---- fees (§2.9) ----
+class RestFeeTier(_Raw, frozen=True, kw_only=True):
+    """The part of `fee_tier` we read (rates are strings of fractions, e.g. "0.006")."""
+
+    pricing_tier: str = ""
+    taker_fee_rate: str = ""
+    maker_fee_rate: str = ""
+
+
+class TransactionSummary(_Raw, frozen=True, kw_only=True):
+    """`GET /transaction_summary` (optionally `?product_type=FUTURE`)."""
+
+    fee_tier: RestFeeTier = msgspec.field(default_factory=RestFeeTier)
+
+
 # ---- WS `user` channel (§1.5) ----
 class UserOrder(_Raw, frozen=True, kw_only=True):
     """An order on the WS `user` channel: cumulative state, no fills, no trade ids."""

@@ -136,7 +136,7 @@ USERS: tuple[User, ...] = (
             subjects.STREAM_FILLS,
             subjects.STREAM_DECISIONS,
         ),  # strategy-<sid>-events/-fills/-decisions
-        kv_read=(subjects.KV_PRODUCTS,),
+        kv_read=(subjects.KV_PRODUCTS, subjects.KV_FEE_RATES),
         kv_write=(
             subjects.KV_STRATEGY_SPECS,  # set_enabled on stop
             subjects.KV_WORKER_LEASES,
@@ -178,6 +178,7 @@ USERS: tuple[User, ...] = (
         consume=(subjects.STREAM_APPROVED, subjects.STREAM_CANCELS),
         kv_write=(
             subjects.KV_PRODUCTS,
+            subjects.KV_FEE_RATES,
             subjects.KV_EXEC_STATE,
             subjects.KV_PAPER_ACCOUNT,
         ),

@@ -34,6 +34,8 @@ class ProductInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     """Smallest order value in quote currency (Coinbase `min_market_funds`); 0 means none."""
     contract_size: Decimal = Decimal(1)
     """Base units per contract (0.01 BTC for a nano future); 1 for spot."""
+    is_future: bool = False
+    """A futures contract (its fees come from the futures tier)."""
 
     def __post_init__(self) -> None:
         positive("base_increment", self.base_increment)
@@ -55,3 +57,32 @@ class ProductInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 def index_products(products: Iterable[ProductInfo]) -> dict[ProductKey, ProductInfo]:
     """Index products by (venue, product_id) for the risk context."""
     return {p.key: p for p in products}
+
+
+class FeeRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The account's current fee tier at one venue, as `GET /transaction_summary` reports it for
+    spot and for futures (fractions: 0.006 = 60 bps). Execution writes it to KV `fee_rates` (key:
+    the venue) at start and on every catalogue refresh; strategies price their trades with it."""
+
+    venue: str
+    pricing_tier: str
+    spot_maker: Decimal
+    spot_taker: Decimal
+    futures_maker: Decimal
+    futures_taker: Decimal
+    fetched_ns: int
+
+    def __post_init__(self) -> None:
+        for name in ("spot_maker", "spot_taker", "futures_maker", "futures_taker"):
+            value = getattr(self, name)
+            non_negative(name, value)
+            if value >= 1:
+                raise ValueError(f"{name} must be a fraction below 1, got {value}")
+
+    def taker(self, product: ProductInfo) -> Decimal:
+        """The taker rate that applies to `product`."""
+        return self.futures_taker if product.is_future else self.spot_taker
+
+    def maker(self, product: ProductInfo) -> Decimal:
+        """The maker rate that applies to `product`."""
+        return self.futures_maker if product.is_future else self.spot_maker

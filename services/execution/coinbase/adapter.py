@@ -41,10 +41,11 @@ from shared.coinbase.schemas import (
     ListOrdersResponse,
     ListProductsResponse,
     RestOrder,
+    TransactionSummary,
 )
 from shared.config import CoinbaseCredentials, VenueSettings
 from shared.messages import CancelRequest, Order, OrderStatus
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 
 _log = structlog.get_logger("execution.coinbase")
 
@@ -107,6 +108,14 @@ class CoinbaseAdapter:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def fee_rates(self) -> FeeRates:
+        """The account's tier from `GET /transaction_summary`, for spot and for futures."""
+        spot = await self.http.read(c.TRANSACTION_SUMMARY, TransactionSummary)
+        futures = await self.http.read(
+            c.TRANSACTION_SUMMARY, TransactionSummary, params={"product_type": "FUTURE"}
+        )
+        return parse.fee_rates(self.venue, spot.fee_tier, futures.fee_tier, self._clock())
 
     async def products(self) -> list[ProductInfo]:
         """The catalogue from `GET /products` (also used to verify increments before placing)."""

@@ -8,6 +8,7 @@ BATCH_CANCEL = f"{API}/orders/batch_cancel"
 LIST_ORDERS = f"{API}/orders/historical/batch"
 FILLS = f"{API}/orders/historical/fills"
 PRODUCTS = f"{API}/products"
+TRANSACTION_SUMMARY = f"{API}/transaction_summary"
 
 
 def order_path(order_id: str) -> str:

@@ -14,17 +14,17 @@ from decimal import Decimal
 from typing import Any
 
 from services.execution.coinbase import constants as c
-from services.execution.errors import OrderRejectedError
+from services.execution.errors import NonRetryableVenueError, OrderRejectedError
 from shared.coinbase.parse import ZERO as ZERO
 from shared.coinbase.parse import dec as dec
 from shared.coinbase.parse import order_status as venue_order_status
 from shared.coinbase.parse import rfc3339_ns as rfc3339_ns
 from shared.coinbase.parse import to_rfc3339 as to_rfc3339
-from shared.coinbase.schemas import CreateOrderResponse, RestFill, RestOrder, RestProduct
+from shared.coinbase.schemas import CreateOrderResponse, RestFeeTier, RestFill, RestOrder, RestProduct
 from shared.errors import ConfigError, MoneyError
 from shared.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from shared.money import is_on_grid
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 
 
 def fmt(value: Decimal) -> str:
@@ -158,6 +158,30 @@ def product_info(venue: str, raw: RestProduct) -> ProductInfo | None:
             base_min_size=dec(raw.base_min_size, "base_min_size"),
             min_notional=dec(raw.quote_min_size, "quote_min_size"),
             contract_size=contract if contract > ZERO else Decimal(1),
+            is_future=raw.product_type == "FUTURE",
         )
     except (MoneyError, ValueError, ConfigError):  # ProductInfo refuses a zero increment
         return None
+
+
+def fee_rates(venue: str, spot: RestFeeTier, futures: RestFeeTier, now_ns: int) -> FeeRates:
+    """The two tiers `GET /transaction_summary` reports; a missing or malformed rate is an error
+    (a strategy must never price its trades with a made-up fee)."""
+    try:
+        return FeeRates(
+            venue=venue,
+            pricing_tier=spot.pricing_tier,
+            spot_maker=_rate(spot.maker_fee_rate, "maker_fee_rate"),
+            spot_taker=_rate(spot.taker_fee_rate, "taker_fee_rate"),
+            futures_maker=_rate(futures.maker_fee_rate, "futures maker_fee_rate"),
+            futures_taker=_rate(futures.taker_fee_rate, "futures taker_fee_rate"),
+            fetched_ns=now_ns,
+        )
+    except (MoneyError, ValueError, ConfigError) as exc:
+        raise NonRetryableVenueError(f"unusable fee tier from transaction_summary: {exc}") from exc
+
+
+def _rate(raw: str, field: str) -> Decimal:
+    if not raw:
+        raise ValueError(f"{field} missing")
+    return dec(raw, field)

@@ -25,13 +25,21 @@ from services.execution.adapter import ReportSink, make_event
 from services.execution.coinbase import constants as c
 from services.execution.config import PaperSettings
 from services.execution.errors import MarketDataPendingError, OrderRejectedError
-from services.execution.paper.convert import fee_schedule, product_info, status_of, to_fill, to_request, widen
+from services.execution.paper.convert import (
+    fee_rates,
+    fee_schedule,
+    product_info,
+    status_of,
+    to_fill,
+    to_request,
+    widen,
+)
 from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from shared import subjects
 from shared.bus import Bus, Subscription, TypedKV
 from shared.messages import BookLevel, BookUpdate, CancelRequest, Fill, Order, OrderStatus, Ticker, Trade
 from shared.quotes import usable
-from shared.risk.products import ProductInfo
+from shared.risk.products import FeeRates, ProductInfo
 from shared.venue import OrderRejectedError as VenueRejectedError
 from shared.venue import OrderRequest, Product, Side, Venue, default_products
 
@@ -133,6 +141,10 @@ class PaperAdapter:
     async def products(self) -> list[ProductInfo]:
         """The venue core's catalogue (the simulator's products)."""
         return [product_info(self.venue, p) for p in self.engine.products.values()]
+
+    async def fee_rates(self) -> FeeRates:
+        """The paper account's tier: the fee schedule the venue core charges."""
+        return fee_rates(self.venue, self.engine.fees, self._clock())
 
     async def _restore(self) -> None:
         assert self._account_kv is not None

@@ -9,8 +9,8 @@ from services.execution.coinbase.parse import order_configuration
 from services.execution.config import PaperSettings
 from shared.messages import BookLevel, Fill, Liquidity, Order, OrderStatus
 from shared.money import round_to_increment
-from shared.risk.products import ProductInfo
-from shared.venue import FeeSchedule, FeeTier, OrderRequest, Product, parse_order_request
+from shared.risk.products import FeeRates, ProductInfo
+from shared.venue import FeeSchedule, FeeTier, OrderRequest, Product, ProductType, parse_order_request
 from shared.venue import Fill as VenueFill
 from shared.venue import Order as VenueOrder
 from shared.venue import OrderStatus as VenueStatus
@@ -35,6 +35,19 @@ def fee_schedule(settings: PaperSettings) -> FeeSchedule:
     )
 
 
+def fee_rates(venue: str, schedule: FeeSchedule, now_ns: int) -> FeeRates:
+    """The paper venue's fee tier as strategies read it from KV `fee_rates`."""
+    return FeeRates(
+        venue=venue,
+        pricing_tier=schedule.spot.pricing_tier,
+        spot_maker=schedule.spot.maker_fee_rate,
+        spot_taker=schedule.spot.taker_fee_rate,
+        futures_maker=schedule.futures.maker_fee_rate,
+        futures_taker=schedule.futures.taker_fee_rate,
+        fetched_ns=now_ns,
+    )
+
+
 def product_info(venue: str, product: Product) -> ProductInfo:
     """A venue-core product as the trading rules risk and strategies read from KV `products`."""
     return ProductInfo(
@@ -45,6 +58,7 @@ def product_info(venue: str, product: Product) -> ProductInfo:
         base_min_size=product.base_min_size,
         min_notional=product.quote_min_size,
         contract_size=product.contract_size,
+        is_future=product.product_type is ProductType.FUTURE,
     )
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from shared import subjects
 from shared.messages import Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
+from shared.risk.products import FeeRates
 from shared.testing import eventually
 
 from .harness import Harness, make_order
@@ -232,3 +233,16 @@ async def test_futures_are_traded_in_contracts_with_fees_on_contract_notional(ha
     await harness.submit(off_grid)
     rejected = await harness.recorder.wait_status(off_grid.client_order_id, OrderStatus.REJECTED)
     assert rejected.reason == "INVALID_SIZE_PRECISION"
+
+
+async def test_the_accounts_fee_tier_is_published_for_strategies(harness: Harness) -> None:
+    """Spot and futures tiers from the venue (live: `GET /transaction_summary`) land in KV
+    `fee_rates`, so strategies price trades with what the account actually pays."""
+    await harness.start()
+    kv = await harness.bus.kv(subjects.KV_FEE_RATES, FeeRates)
+    stored = await kv.get(harness.venue)
+    assert stored is not None
+    rates = stored.value
+    assert (rates.venue, rates.spot_maker, rates.spot_taker) == (harness.venue, MAKER, TAKER)
+    assert (rates.futures_maker, rates.futures_taker) == (Decimal("0.0002"), Decimal("0.0005"))
+    assert rates.pricing_tier

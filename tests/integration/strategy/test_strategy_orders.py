@@ -22,6 +22,7 @@ from shared.messages.orders import (
     client_order_id,
 )
 from shared.messages.strategy import MaCrossoverParams, PairsParams, Signal, StrategySpec, StrategyStatus
+from shared.risk.products import FeeRates
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker
 from tests.integration.strategy.helpers import Collector, D, Side, fill, put_product, send, ticker, uid
@@ -234,3 +235,43 @@ async def test_candle_history_warms_the_core_when_market_data_answers(bus, start
     await eventually(lambda: worker.states().get(sid) == "flat", what="running")
     core = worker.slots[sid].instance.engine.core  # type: ignore[union-attr]
     assert len(core.snapshot().long.xs) == 3  # the long window is already full: no live warm-up needed
+
+
+async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
+    bus, start_worker: StartWorker
+) -> None:
+    """KV `fee_rates` (written by execution from the venue) beats the settings' fallback tier, at
+    start and on the periodic refresh."""
+    sid, a, b = uid("fees"), uid("FA"), uid("FB")
+    await put_product(bus, a)
+    await put_product(bus, b)
+    kv = await bus.kv(subjects.KV_FEE_RATES, FeeRates)
+
+    def tier(taker: str) -> FeeRates:
+        rate = D(taker)
+        return FeeRates(
+            venue="coinbase",
+            pricing_tier="t",
+            spot_maker=rate / 2,
+            spot_taker=rate,
+            futures_maker=rate / 2,
+            futures_taker=rate,
+            fetched_ns=time.time_ns(),
+        )
+
+    await kv.put("coinbase", tier("0.008"))
+    try:
+        worker = await start_worker(uid("w"), fees_refresh_s=0.2, taker_fee_rate=D("0.006"))
+        await put_spec(bus, _pairs(sid, a, b))
+        await eventually(lambda: worker.states().get(sid) == "flat", timeout_s=5, what="instance running")
+
+        def taker_bps() -> object:
+            instance = worker.slots[sid].instance
+            assert instance is not None
+            return instance.engine.strategy.machine.acct.costs.taker_bps  # type: ignore[attr-defined]
+
+        assert taker_bps() == D(80)
+        await kv.put("coinbase", tier("0.004"))
+        await eventually(lambda: taker_bps() == D(40), timeout_s=5, what="the new tier applied")
+    finally:
+        await kv.delete("coinbase")

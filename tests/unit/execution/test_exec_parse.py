@@ -10,8 +10,15 @@ import msgspec
 import pytest
 
 from services.execution.coinbase import parse
-from services.execution.coinbase.schemas import CreateOrderResponse, RestFill, RestOrder, RestProduct
-from services.execution.errors import OrderRejectedError
+from services.execution.coinbase.schemas import (
+    CreateOrderResponse,
+    RestFill,
+    RestOrder,
+    RestProduct,
+    TransactionSummary,
+)
+from services.execution.errors import NonRetryableVenueError, OrderRejectedError
+from shared.coinbase.schemas import RestFeeTier
 from shared.messages import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
 from shared.risk.products import ProductInfo
 
@@ -270,3 +277,22 @@ def test_fmt_never_uses_exponents() -> None:
     assert parse.fmt(Decimal("1E-8")) == "0.00000001"
     assert parse.fmt(Decimal("60000.00")) == "60000"
     assert parse.fmt(Decimal("1E+2")) == "100"
+
+
+def test_a_fee_tier_is_read_exactly_and_an_unusable_one_is_an_error() -> None:
+    spot = msgspec.json.decode(
+        b'{"fee_tier": {"pricing_tier": "Advanced 1", "taker_fee_rate": "0.008", "maker_fee_rate": "0.006"}}',
+        type=TransactionSummary,
+    ).fee_tier
+    futures = RestFeeTier(pricing_tier="Futures", taker_fee_rate="0.0005", maker_fee_rate="0.0002")
+    rates = parse.fee_rates("coinbase", spot, futures, 7)
+    assert (rates.spot_taker, rates.spot_maker, rates.futures_taker) == (
+        Decimal("0.008"),
+        Decimal("0.006"),
+        Decimal("0.0005"),
+    )
+    assert rates.pricing_tier == "Advanced 1"
+    for bad in ("", "NaN", "-0.1", "1.5"):
+        broken = RestFeeTier(pricing_tier="x", taker_fee_rate=bad, maker_fee_rate="0.001")
+        with pytest.raises(NonRetryableVenueError, match="fee tier"):
+            parse.fee_rates("coinbase", broken, futures, 7)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from services.strategy.build import build_engine
+from services.strategy.build import build_engine, costs_for
 from services.strategy.config import StrategySettings
 from services.strategy.dual_engine import DualEngine
 from services.strategy.ma_engine import MaEngine
@@ -15,7 +15,8 @@ from services.strategy.specs import SpecError, decode_spec, validate_spec
 from shared import codec
 from shared.messages.base import Side
 from shared.messages.orders import OrderType, Purpose, TimeInForce, client_order_id
-from shared.messages.strategy import MaCrossoverParams, PairsParams, StrategySpec
+from shared.messages.strategy import BasisParams, MaCrossoverParams, PairsParams, StrategySpec
+from shared.risk.products import FeeRates
 from shared.strategies import OrderRequest
 from tests.unit.strategy_service.kit import D, info
 
@@ -113,3 +114,38 @@ def test_a_retired_dual_leg_snapshot_only_carries_the_order_sequence() -> None:
     assert isinstance(again, DualEngine)
     assert not warm
     assert again.machine.st.next_seq == 40
+
+
+def test_costs_come_from_the_venues_fee_tier_once_published_averaged_over_spot_and_future() -> None:
+    """Until execution writes KV `fee_rates` the settings' tier applies; then the venue's, with a
+    basis round trip (two spot fills and two futures fills) priced as 4 x the mean taker rate."""
+    spot, future = info("BTC-USD"), msgspec.structs.replace(info("BIP-20DEC30-CDE"), is_future=True)
+    infos = {"BTC-USD": spot, "BIP-20DEC30-CDE": future}
+    spec = StrategySpec(id="b", params=BasisParams(spot_id="BTC-USD", future_id="BIP-20DEC30-CDE"))
+    settings = StrategySettings(taker_fee_rate=D("0.006"), maker_fee_rate=D("0.004"))
+    assert costs_for(spec, settings, infos, None).taker_bps == D(60)
+    fees = FeeRates(
+        venue="coinbase",
+        pricing_tier="Advanced 1",
+        spot_maker=D("0.004"),
+        spot_taker=D("0.008"),
+        futures_maker=D("0.0002"),
+        futures_taker=D("0.0004"),
+        fetched_ns=1,
+    )
+    costs = costs_for(spec, settings, infos, fees)
+    assert (costs.taker_bps, costs.maker_bps) == (D(42), D(21))
+    assert costs.round_trip_bps == 2 * 80 + 2 * 4 + costs.slippage_bps  # the instance's own slippage
+
+
+def test_a_fee_tier_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="spot_taker"):
+        FeeRates(
+            venue="v",
+            pricing_tier="x",
+            spot_maker=D(0),
+            spot_taker=D(6),
+            futures_maker=D(0),
+            futures_taker=D(0),
+            fetched_ns=1,
+        )
