@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -64,8 +65,13 @@ class PaperAdapter:
         self.settings = settings
         self._bus = bus
         self._clock = clock
+        # A fresh seed per process: the venue core draws order and trade ids from it, and ids a
+        # previous process already used (stored in KV and on the bus) must never come again.
         self.engine = Venue(
-            products or default_products(clock()), fees=fee_schedule(settings), duplicate_mode="reject"
+            products or default_products(clock()),
+            fees=fee_schedule(settings),
+            duplicate_mode="reject",
+            seed=secrets.randbits(64),
         )
         self._lock = asyncio.Lock()
         self._sink: ReportSink | None = None

@@ -116,3 +116,22 @@ async def test_a_fill_whose_publish_fails_is_kept_and_published_once_nats_answer
     stored = await kv.get(f"{paper.venue}.paper.order.{resting.client_order_id}")
     assert stored is not None
     assert stored.value.status is OrderStatus.FILLED
+
+
+async def test_a_restarted_paper_venue_never_reuses_an_order_or_trade_id(paper: PaperHarness) -> None:
+    """Ids come from the venue core's generator: a restart must not replay its sequence, or a new
+    fill would carry an old trade id and be dropped as a duplicate by the fills stream."""
+    seen: list[tuple[str, str]] = []
+    for _ in range(2):
+        await paper.start()
+        await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
+        order = make_order(paper.venue, size=Decimal("0.01"))
+        await paper.submit(order)
+        await paper.recorder.wait_status(order.client_order_id, OrderStatus.FILLED)
+        await eventually(lambda o=order: paper.recorder.fills_of(o.client_order_id), what="the fill")
+        (fill,) = paper.recorder.fills_of(order.client_order_id)
+        seen.append((fill.trade_id, fill.venue_order_id))
+        await paper.stop()
+    (first_trade, first_order), (second_trade, second_order) = seen
+    assert first_trade != second_trade
+    assert first_order != second_order
