@@ -127,7 +127,7 @@ class Ledger:
     # ---- feeding ----
     def apply(self, fill: Fill) -> bool:
         """Book one fill. Returns False (and changes nothing) when this trade was already booked."""
-        trade_key = f"{fill.venue}:{fill.trade_id}"
+        trade_key = fill.dedupe_key
         if trade_key in self._trade_ids:
             return False
         if not _finite(fill.size) or fill.size <= 0:

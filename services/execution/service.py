@@ -136,17 +136,17 @@ class ExecutionService:
     # ---- ReportSink ----
     async def order_event(self, event: OrderEvent) -> None:
         """Publish durably; the msg id makes a re-report of the same state a no-op."""
-        msg_id = f"{event.client_order_id}:{event.status.value}:{event.filled_size}"
         await self.bus.publish_durable(
-            subjects.order_event(event.venue, event.strategy_id), event, msg_id=msg_id
+            subjects.order_event(event.venue, event.strategy_id), event, msg_id=event.dedupe_key
         )
         metrics.ORDERS.labels(event.status.value).inc()
         self.events_published += 1
 
     async def fill(self, fill: Fill) -> None:
         """Publish durably, de-duplicated by the venue's trade id."""
-        msg_id = f"{fill.venue}:{fill.trade_id}"
-        await self.bus.publish_durable(subjects.fill(fill.venue, fill.product_id), fill, msg_id=msg_id)
+        await self.bus.publish_durable(
+            subjects.fill(fill.venue, fill.product_id), fill, msg_id=fill.dedupe_key
+        )
         metrics.FILLS.labels(fill.liquidity.value).inc()
         self.fills_published += 1
 

@@ -59,15 +59,14 @@ class ActionRunner:
         if isinstance(action, PublishFill):
             fill = action.fill
             ack = await self._bus.publish_durable(
-                subjects.fill(venue, fill.product_id), fill, msg_id=f"{venue}:{fill.trade_id}"
+                subjects.fill(venue, fill.product_id), fill, msg_id=fill.dedupe_key
             )
             seen = " (already stored)" if ack.duplicate else ""
             return f"published fill {fill.trade_id} for {fill.strategy_id}{seen}"
         if isinstance(action, PublishEvent):
             event = action.event
-            msg_id = f"{event.client_order_id}:{event.status.value}:{event.filled_size}"
             await self._bus.publish_durable(
-                subjects.order_event(venue, event.strategy_id), event, msg_id=msg_id
+                subjects.order_event(venue, event.strategy_id), event, msg_id=event.dedupe_key
             )
             return f"published {event.status.value} for {event.client_order_id} (filled {event.filled_size})"
         if isinstance(action, SendIntent):

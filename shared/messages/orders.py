@@ -161,6 +161,12 @@ class OrderEvent(Message, frozen=True, kw_only=True):
     reason: str = ""
     event_ns: int
 
+    @property
+    def dedupe_key(self) -> str:
+        """Its `Nats-Msg-Id`: one per order state and filled size, so whoever reports the same state
+        again (execution after a restart, reconciliation) stores it once."""
+        return f"{self.client_order_id}:{self.status.value}:{self.filled_size}"
+
 
 class Liquidity(enum.StrEnum):
     """Whether a fill added liquidity (maker) or took it (taker); it decides the fee."""
@@ -184,3 +190,9 @@ class Fill(Message, frozen=True, kw_only=True):
     fee: Decimal
     liquidity: Liquidity
     fill_ns: int
+
+    @property
+    def dedupe_key(self) -> str:
+        """The venue and its trade id: the `Nats-Msg-Id` of the fill and the ledger's booking key,
+        so a fill reported twice (execution, reconciliation) is stored and booked once."""
+        return f"{self.venue}:{self.trade_id}"

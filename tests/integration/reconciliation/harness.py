@@ -248,9 +248,8 @@ class Stack:
             filled_size=D(filled),
             event_ns=time.time_ns(),
         )
-        msg_id = f"{event.client_order_id}:{status.value}:{event.filled_size}"
         await self.bus.publish_durable(
-            subjects.order_event(self.venue, intent.strategy_id), event, msg_id=msg_id
+            subjects.order_event(self.venue, intent.strategy_id), event, msg_id=event.dedupe_key
         )
 
     def balance(self, currency: str) -> Decimal:

@@ -154,7 +154,7 @@ class RiskHarness:
             liquidity=Liquidity.TAKER,
             fill_ns=time.time_ns(),
         )
-        await self.bus.publish_durable(subjects.fill(VENUE, BTC), fill, msg_id=f"{VENUE}:{fill.trade_id}")
+        await self.bus.publish_durable(subjects.fill(VENUE, BTC), fill, msg_id=fill.dedupe_key)
         return fill
 
     async def event(self, intent: OrderIntent, status: OrderStatus, reason: str = "") -> None:
@@ -170,7 +170,7 @@ class RiskHarness:
             event_ns=time.time_ns(),
         )
         subject = subjects.order_event(intent.venue, intent.strategy_id)
-        await self.bus.publish_durable(subject, event, msg_id=f"{intent.client_order_id}:{status}:0")
+        await self.bus.publish_durable(subject, event, msg_id=event.dedupe_key)
 
     async def control(self, action: str, **fields: Any) -> ControlReply:
         command = ControlCommand(action=action, requested_ns=time.time_ns(), **fields)

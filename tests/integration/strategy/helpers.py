@@ -108,9 +108,7 @@ async def fill(
             liquidity=Liquidity.TAKER,
             fill_ns=time.time_ns(),
         )
-        await bus.publish_durable(
-            subjects.fill(intent.venue, intent.product_id), f, msg_id=f"{VENUE}:{trade_id}"
-        )
+        await bus.publish_durable(subjects.fill(intent.venue, intent.product_id), f, msg_id=f.dedupe_key)
     if done:
         status = OrderStatus.FILLED if size == intent.size else OrderStatus.CANCELLED
         event = OrderEvent(
@@ -127,7 +125,7 @@ async def fill(
         await bus.publish_durable(
             subjects.order_event(intent.venue, intent.strategy_id),
             event,
-            msg_id=f"{intent.client_order_id}:{status}:{size}",
+            msg_id=event.dedupe_key,
         )
 
 
