@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import time
-from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,23 +24,15 @@ from services.exchange_sim.rest import build_app
 from services.exchange_sim.state import SimState
 from services.exchange_sim.ws import WsHub
 from shared.money import to_decimal
-from shared.venue import FeeSchedule, FeeTier, Venue, default_products
+from shared.venue import FeeSchedule, Venue, default_products
 
 log = structlog.get_logger()
 
 
 def _fees(cfg: SimConfig) -> FeeSchedule:
-    return FeeSchedule(
-        spot=FeeTier(
-            pricing_tier="Intro 1",
-            maker_fee_rate=Decimal(cfg.spot_maker_fee),
-            taker_fee_rate=Decimal(cfg.spot_taker_fee),
-        ),
-        futures=FeeTier(
-            pricing_tier="Futures Intro",
-            maker_fee_rate=Decimal(cfg.futures_maker_fee),
-            taker_fee_rate=Decimal(cfg.futures_taker_fee),
-        ),
+    return FeeSchedule.of_rates(
+        spot=("Intro 1", cfg.spot_maker_fee, cfg.spot_taker_fee),
+        futures=("Futures Intro", cfg.futures_maker_fee, cfg.futures_taker_fee),
     )
 
 

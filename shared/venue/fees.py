@@ -38,6 +38,25 @@ class FeeSchedule:
     spot: FeeTier = US_INTRO
     futures: FeeTier = FUTURES_DEFAULT
 
+    @classmethod
+    def of_rates(
+        cls,
+        *,
+        spot: tuple[str, str, str],
+        futures: tuple[str, str, str],
+    ) -> FeeSchedule:
+        """From configured (tier name, maker rate, taker rate) strings of each product type."""
+        return cls(
+            spot=FeeTier(
+                pricing_tier=spot[0], maker_fee_rate=Decimal(spot[1]), taker_fee_rate=Decimal(spot[2])
+            ),
+            futures=FeeTier(
+                pricing_tier=futures[0],
+                maker_fee_rate=Decimal(futures[1]),
+                taker_fee_rate=Decimal(futures[2]),
+            ),
+        )
+
     def tier_for(self, product: Product) -> FeeTier:
         """The tier for fills on `product`."""
         return self.futures if product.is_future else self.spot

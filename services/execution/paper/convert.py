@@ -10,7 +10,7 @@ from services.execution.config import PaperSettings
 from shared.messages import BookLevel, Fill, Liquidity, Order, OrderStatus
 from shared.money import round_to_increment
 from shared.risk.products import FeeRates, ProductInfo
-from shared.venue import FeeSchedule, FeeTier, OrderRequest, Product, ProductType, parse_order_request
+from shared.venue import FeeSchedule, OrderRequest, Product, ProductType, parse_order_request
 from shared.venue import Fill as VenueFill
 from shared.venue import Order as VenueOrder
 from shared.venue import OrderStatus as VenueStatus
@@ -21,17 +21,9 @@ BPS = Decimal(10_000)
 
 def fee_schedule(settings: PaperSettings) -> FeeSchedule:
     """Coinbase's tiers by default (US Intro spot), overridable per setting."""
-    return FeeSchedule(
-        spot=FeeTier(
-            pricing_tier="Paper spot",
-            maker_fee_rate=Decimal(settings.maker_fee_rate),
-            taker_fee_rate=Decimal(settings.taker_fee_rate),
-        ),
-        futures=FeeTier(
-            pricing_tier="Paper futures",
-            maker_fee_rate=Decimal(settings.futures_maker_fee_rate),
-            taker_fee_rate=Decimal(settings.futures_taker_fee_rate),
-        ),
+    return FeeSchedule.of_rates(
+        spot=("Paper spot", settings.maker_fee_rate, settings.taker_fee_rate),
+        futures=("Paper futures", settings.futures_maker_fee_rate, settings.futures_taker_fee_rate),
     )
 
 
