@@ -13,7 +13,7 @@ import collections
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 import nats
@@ -96,6 +96,59 @@ class Consumer:
                 await self.task
         with contextlib.suppress(Exception):
             await self._psub.unsubscribe()
+
+
+class _Pending(Protocol):
+    """What waits for a subscription's drain task."""
+
+    def put(self, msg: Msg) -> bool:
+        """Add `msg`; True when a waiting message was dropped for it."""
+        ...
+
+    def pop(self) -> Msg:
+        """The next message to handle."""
+        ...
+
+    def __len__(self) -> int: ...
+
+
+class _DropOldest:
+    """A bounded queue: when full, the oldest message goes."""
+
+    def __init__(self, bound: int) -> None:
+        self._queue: collections.deque[Msg] = collections.deque()
+        self._bound = bound
+
+    def put(self, msg: Msg) -> bool:
+        full = len(self._queue) >= self._bound
+        if full:
+            self._queue.popleft()
+        self._queue.append(msg)
+        return full
+
+    def pop(self) -> Msg:
+        return self._queue.popleft()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+class _LatestPerSubject:
+    """Only the newest message of each subject waits (quotes: each replaces the last)."""
+
+    def __init__(self) -> None:
+        self._latest: dict[str, Msg] = {}
+
+    def put(self, msg: Msg) -> bool:
+        replaced = self._latest.pop(msg.subject, None) is not None
+        self._latest[msg.subject] = msg  # re-inserted last: subjects take turns, oldest first
+        return replaced
+
+    def pop(self) -> Msg:
+        return self._latest.pop(next(iter(self._latest)))
+
+    def __len__(self) -> int:
+        return len(self._latest)
 
 
 class Bus:
@@ -202,66 +255,47 @@ class Bus:
         label = metrics.stream_label(subject)
         stream = metrics.StreamMetrics(label)
         run = self._traced_runner(label, message_type, handler, traced)
-        if conflate:
-            handle = await self._conflated(subject, queue, run, stream)
-        elif max_pending is None:
+        if conflate or max_pending is not None:
+            pending: _Pending = _LatestPerSubject() if conflate else _DropOldest(max_pending or 1)
+            handle = await self._buffered(subject, queue, run, stream, pending)
+        else:
 
             async def direct(msg: Msg) -> None:
                 await run(msg)
 
-            sub = await self.nc.subscribe(subject, queue=queue, cb=direct)
-            handle = Subscription(sub, None)
-        else:
-            pending: collections.deque[Msg] = collections.deque()
-            wake = asyncio.Event()
-            holder: list[Subscription] = []
-
-            async def enqueue(msg: Msg) -> None:
-                if len(pending) >= max_pending:
-                    pending.popleft()
-                    holder[0].dropped += 1
-                    stream.dropped.inc()
-                pending.append(msg)
-                wake.set()
-
-            async def drain_pending() -> None:
-                while True:
-                    await wake.wait()
-                    wake.clear()
-                    while pending:
-                        await run(pending.popleft())
-
-            sub = await self.nc.subscribe(subject, queue=queue, cb=enqueue)
-            handle = Subscription(sub, asyncio.create_task(drain_pending(), name=f"bus-sub-{subject}"))
-            holder.append(handle)
+            handle = Subscription(await self.nc.subscribe(subject, queue=queue, cb=direct), None)
         self._subscriptions.append(handle)
         return handle
 
-    async def _conflated(
-        self, subject: str, queue: str, run: Callable[[Msg], Awaitable[None]], stream: metrics.StreamMetrics
+    async def _buffered(
+        self,
+        subject: str,
+        queue: str,
+        run: Callable[[Msg], Awaitable[None]],
+        stream: metrics.StreamMetrics,
+        pending: _Pending,
     ) -> Subscription:
-        """Latest message per subject waits; a replaced one counts as dropped."""
-        latest: dict[str, Msg] = {}
+        """Messages wait in `pending` (which decides what a full buffer drops, counted) for one
+        drain task; it yields between messages so a burst never starves the order path."""
         wake = asyncio.Event()
         holder: list[Subscription] = []
 
         async def enqueue(msg: Msg) -> None:
-            if latest.pop(msg.subject, None) is not None:
+            if pending.put(msg):
                 holder[0].dropped += 1
                 stream.dropped.inc()
-            latest[msg.subject] = msg  # re-inserted last: subjects take turns, oldest first
             wake.set()
 
-        async def drain_latest() -> None:
+        async def drain() -> None:
             while True:
                 await wake.wait()
                 wake.clear()
-                while latest:
-                    await run(latest.pop(next(iter(latest))))
-                    await asyncio.sleep(0)  # let the order path run between quotes
+                while pending:
+                    await run(pending.pop())
+                    await asyncio.sleep(0)
 
         sub = await self.nc.subscribe(subject, queue=queue, cb=enqueue)
-        handle = Subscription(sub, asyncio.create_task(drain_latest(), name=f"bus-latest-{subject}"))
+        handle = Subscription(sub, asyncio.create_task(drain(), name=f"bus-sub-{subject}"))
         holder.append(handle)
         return handle
 
