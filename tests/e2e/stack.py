@@ -196,28 +196,24 @@ class Stack:
 
     # ---- probes ----
     async def ready(self, name: str) -> bool:
+        return await self._unready(name) is None
+
+    async def _unready(self, name: str) -> str | None:
+        """None when the service's `/ready` answers 200, else what it answered (or the error)."""
         assert self.http is not None
         try:
             async with self.http.get(f"http://127.0.0.1:{self.ports[name]}/ready", timeout=2) as resp:
-                return resp.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+                return None if resp.status == 200 else f"{resp.status} {await resp.text()}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return repr(exc)
 
     async def all_ready(self) -> bool:
         return not await self.not_ready()
 
     async def not_ready(self) -> dict[str, str]:
         """Each service whose `/ready` is not 200, with the body it answered (what failed)."""
-        assert self.http is not None
-        out: dict[str, str] = {}
-        for name, port in self.ports.items():
-            try:
-                async with self.http.get(f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
-                    if resp.status != 200:
-                        out[name] = f"{resp.status} {await resp.text()}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                out[name] = repr(exc)
-        return out
+        answers = {name: await self._unready(name) for name in self.ports}
+        return {name: answer for name, answer in answers.items() if answer is not None}
 
     async def wait_all_ready(self, timeout_s: float, what: str) -> None:
         """Wait until every service is ready; on timeout say which were not, and why."""

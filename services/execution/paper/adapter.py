@@ -404,7 +404,7 @@ class PaperAdapter:
         if product is None:
             return
         self._book_seen.add(update.product_id)
-        await self._set_liquidity(product, update.bids, update.asks)
+        await self._keep_latest(product, update.bids, update.asks)
 
     async def _on_ticker(self, ticker: Ticker) -> None:
         if not usable(ticker):
@@ -414,9 +414,9 @@ class PaperAdapter:
             return
         bids = (BookLevel(price=ticker.bid, size=ticker.bid_size),)
         asks = (BookLevel(price=ticker.ask, size=ticker.ask_size),)
-        await self._set_liquidity(product, bids, asks)
+        await self._keep_latest(product, bids, asks)
 
-    async def _set_liquidity(
+    async def _keep_latest(
         self, product: Product, bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...]
     ) -> None:
         """Keep the latest levels. They go into the venue core at once only while an order rests
