@@ -6,6 +6,8 @@ plausible-looking nonsense, so every such input is refused with a message naming
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import polars as pl
 
@@ -115,22 +117,24 @@ def synthetic_bars(
     seed: int = 7,
     start_ns: int = 1_735_689_600 * _NS,
     interval_s: int = 60,
-    price: float = 100.0,
+    price: Decimal = Decimal(100),
     drift: float = 0.0,
     vol: float = 0.002,
 ) -> Bars:
     """Seeded geometric random walk bars: same seed, same bars. For demos, tests and benchmarks.
 
     Each bar opens at the previous close (plus a little gap noise) so next-open fills are realistic.
+    The walk itself is float array maths (like every `Bars` column); the start price is money.
     """
     if n < 1:
         raise DataError("--bars must be at least 1")
+    start = float(price)
     rng = np.random.default_rng(seed)
     steps = rng.normal(drift, vol, size=n)
-    close = price * np.exp(np.cumsum(steps))
+    close = start * np.exp(np.cumsum(steps))
     gap = rng.normal(0.0, vol / 4, size=n)
     open_ = np.empty(n)
-    open_[0] = price
+    open_[0] = start
     open_[1:] = close[:-1]
     open_ *= np.exp(gap)
     wick = np.abs(rng.normal(0.0, vol / 2, size=(2, n)))
