@@ -31,6 +31,7 @@ from opentelemetry.trace import SpanKind
 from shared import codec, metrics
 from shared.config import NatsSettings
 from shared.errors import BusUnavailableError, RetryLaterError
+from shared.tasks import cancel_and_wait, finished
 
 T = TypeVar("T", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
@@ -71,10 +72,7 @@ class Subscription:
         """Stop receiving; a pending bounded worker is cancelled."""
         with contextlib.suppress(nats.errors.ConnectionClosedError, nats.errors.BadSubscriptionError):
             await self._sub.unsubscribe()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+        await cancel_and_wait([self._worker])
 
 
 class Consumer:
@@ -92,8 +90,9 @@ class Consumer:
         if self.task is not None:
             if not self.busy:
                 self.task.cancel()
+            await finished(self.task)
             with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+                self.task.result()
         with contextlib.suppress(Exception):
             await self._psub.unsubscribe()
 

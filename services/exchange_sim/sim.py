@@ -24,6 +24,7 @@ from services.exchange_sim.rest import build_app
 from services.exchange_sim.state import SimState
 from services.exchange_sim.ws import WsHub
 from shared.money import to_decimal
+from shared.tasks import cancel_and_wait
 from shared.venue import FeeSchedule, Venue, default_products
 
 log = structlog.get_logger()
@@ -185,11 +186,7 @@ class ExchangeSim:
 
     async def stop(self) -> None:
         """Close WS clients with 1001 (going away), stop tasks and servers."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         for conn in list(self.hub.connections):
             with contextlib.suppress(Exception):

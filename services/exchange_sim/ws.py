@@ -7,7 +7,6 @@ faults (gaps, swaps, closes, garbage frames) are applied at one point.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections import defaultdict
@@ -21,6 +20,7 @@ from services.exchange_sim import ws_messages as m
 from services.exchange_sim.auth import verify_jwt
 from services.exchange_sim.render import rfc3339
 from services.exchange_sim.state import SimState
+from shared.tasks import cancel_and_wait
 from shared.venue import Order, VenueEvents
 
 log = structlog.get_logger()
@@ -234,9 +234,7 @@ class WsHub:
             self.connections.discard(conn)
             watchdog.cancel()
             await asyncio.sleep(0)  # let a queued close finish
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            await cancel_and_wait([writer])
         return ws
 
     async def _subscribe_deadline(self, conn: Connection) -> None:

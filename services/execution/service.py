@@ -9,7 +9,6 @@ bus acks after the handler returns and the sink awaits every publish ack.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 import time
 
@@ -26,6 +25,7 @@ from shared.config import CoinbaseCredentials
 from shared.messages import CancelRequest, Fill, Order, OrderEvent
 from shared.risk.products import FeeRates, ProductInfo
 from shared.runtime import EXIT_CONFIG, ServiceContext
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("execution")
 
@@ -96,10 +96,7 @@ class ExecutionService:
         """Finish the order in hand, stop consuming, then stop the adapter."""
         for consumer in self._consumers:
             await consumer.stop()
-        if self._refresh is not None:
-            self._refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresh
+        await cancel_and_wait([self._refresh])
         await self.adapter.stop()
 
     # ---- handlers ----

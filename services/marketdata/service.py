@@ -7,7 +7,6 @@ Thin by design (STYLE #4): decoding, sequence checks and books live in `FeedProc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from decimal import Decimal
 from typing import BinaryIO
@@ -27,6 +26,7 @@ from shared.bus import Bus
 from shared.config import CoinbaseCredentials
 from shared.messages import CandleRequest
 from shared.runtime import ServiceContext
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("marketdata")
 _STATUS_POLL_S = 0.1
@@ -100,11 +100,7 @@ class MarketDataService:
 
     async def stop(self) -> None:
         """Stop the source and status loop, then say the feed is down."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self.health.on_disconnected("stopping")
         await self._publish_status(time.time_ns())
         if self._recording is not None:

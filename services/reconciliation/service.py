@@ -31,6 +31,7 @@ from shared.bus import Bus, Subscription, TypedKV
 from shared.config import CoinbaseCredentials
 from shared.messages import ReconFinding, ReconReport, StrategySpec, StrategyStatus
 from shared.runtime import EXIT_CONFIG, ServiceContext
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("reconciliation")
 _S = 1_000_000_000
@@ -113,10 +114,7 @@ class ReconciliationService:
     async def stop(self) -> None:
         """Stop at once (a cycle cut short is simply repeated: every repair is idempotent)."""
         self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])
         if self._status_sub is not None:
             await self._status_sub.unsubscribe()
         await self.tracker.stop()

@@ -37,6 +37,7 @@ from shared.messages import (
 from shared.quotes import usable
 from shared.risk import Reason
 from shared.runtime import ServiceContext
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("risk")
 _NS = 1_000_000_000
@@ -156,11 +157,7 @@ class RiskService:
         if self._consumer is not None:
             await self._consumer.stop()
         tasks, subs, self._tasks, self._subs, self._consumer = self._tasks, self._subs, [], [], None
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(tasks)
         for sub in subs:
             await sub.unsubscribe()
         if self._reporter is not None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import time
 from typing import Any, Protocol
 
@@ -36,6 +35,7 @@ from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.strategy import MaCrossoverParams, Signal, StrategySpec
 from shared.risk.products import ProductInfo
 from shared.strategies import OrderRequest
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("strategy.instance")
 Job = tuple[str, Any, "asyncio.Future[Any]"]
@@ -185,9 +185,7 @@ class Instance:
                     if self._touched:
                         await self._save()
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
+            await cancel_and_wait([ticker])
 
     async def _pulse(self, every_s: float) -> None:
         while True:

@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from shared.tasks import cancel_and_wait
+
 _log = structlog.get_logger("strategy.leases")
 _DELETES = ("DEL", "PURGE")
 
@@ -75,7 +77,4 @@ class KvMirror:
         if self._watcher is not None:
             with contextlib.suppress(Exception):
                 await self._watcher.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait([self._task])

@@ -39,6 +39,7 @@ from shared import codec, subjects
 from shared.bus import Bus
 from shared.messages.strategy import StrategySpec
 from shared.runtime import ServiceContext
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("strategy")
 
@@ -285,11 +286,8 @@ class StrategyService:
             metrics.LEASES.labels("released").inc()
 
     async def _cancel_loop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait([self._task])
+        self._task = None
 
     async def _close(self) -> None:
         for mirror in (self._specs, self._leases):

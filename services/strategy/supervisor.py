@@ -29,6 +29,7 @@ from services.strategy.warmup import fetch_history, load_fee_rates, load_product
 from services.strategy.worker_context import WorkerContext
 from shared import subjects
 from shared.messages.strategy import StrategySpec, StrategyStatus
+from shared.tasks import finished
 
 _log = structlog.get_logger("strategy.supervisor")
 
@@ -78,8 +79,9 @@ class Slot:
         if self.instance is not None:
             self.instance.stop()
         if self._task is not None:
+            await finished(self._task)
             with contextlib.suppress(asyncio.CancelledError, LeaseLostError):
-                await self._task
+                self._task.result()
         if retire and not self.lost:
             await self._retire_snapshot()
         if self._control is not None:
@@ -97,8 +99,9 @@ class Slot:
         self.lost = True
         self.abort()
         if self._task is not None:
+            await finished(self._task)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                self._task.result()
         if self._control is not None:
             with contextlib.suppress(Exception):
                 await self._control.unsubscribe()

@@ -46,6 +46,7 @@ from shared.coinbase.schemas import (
 from shared.config import CoinbaseCredentials, VenueSettings
 from shared.messages import CancelRequest, Order, OrderStatus
 from shared.risk.products import FeeRates, ProductInfo
+from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("execution.coinbase")
 
@@ -103,11 +104,7 @@ class CoinbaseAdapter:
 
     async def stop(self) -> None:
         """Stop polling and the user channel (records and cursor are already in KV)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def fee_rates(self) -> FeeRates:
         """The account's tier from `GET /transaction_summary`, for spot and for futures."""

@@ -3,6 +3,8 @@ snapshot, one that keeps crashing is Halted with the reason, and the others carr
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 
@@ -15,6 +17,7 @@ from services.strategy.messages import (
     snapshot_key,
 )
 from services.strategy.specs import SpecError, delete_spec, list_specs, put_spec
+from services.strategy.supervisor import Slot
 from shared import subjects
 from shared.messages.market import Ticker
 from shared.messages.strategy import MaCrossoverParams, StrategySpec, StrategyStatus
@@ -132,3 +135,29 @@ async def test_stop_command_disables_and_delete_retires(bus, start_worker: Start
     assert entry is not None
     assert entry.value.retired
     assert worker.states().keys().isdisjoint({stopped, deleted})
+
+
+async def test_a_worker_stopped_while_it_retires_an_instance_stops(
+    bus, start_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: stopping the worker while a deleted instance was still writing its final
+    snapshot swallowed the cancellation of the worker loop, and `stop()` never returned."""
+    sid, product = uid("slow"), uid("SL")
+    await put_product(bus, product)
+    original = Slot.save_snapshot
+
+    async def slow_final_write(self: Slot, snap: InstanceSnapshot) -> None:
+        if self._stopping:
+            await asyncio.sleep(0.5)
+        await original(self, snap)
+
+    monkeypatch.setattr(Slot, "save_snapshot", slow_final_write)
+    worker = await start_worker(uid("w"))
+    await put_spec(bus, _ma(sid, product))
+    await eventually(lambda: worker.states().get(sid) == "flat", what="running")
+    await delete_spec(bus, sid)
+    await eventually(lambda: sid not in worker.slots, what="retiring")  # popped, final write pending
+    stopping = asyncio.create_task(worker.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    assert stopping in done, "worker.stop() hung"
+    stopping.result()
