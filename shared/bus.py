@@ -264,7 +264,17 @@ class Bus:
 
             handle = Subscription(await self.nc.subscribe(subject, queue=queue, cb=direct), None)
         self._subscriptions.append(handle)
+        await self._registered()
         return handle
+
+    async def _registered(self) -> None:
+        """Wait until the server has the new interest (a PING round trip after the SUB), so that
+        whatever is published after `subscribe` returns is delivered — nats-py only queues the SUB.
+        While disconnected there is nothing to wait for: the client resubscribes on reconnect."""
+        if not self.nc.is_connected:
+            return
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await self.nc.flush(timeout=2)
 
     async def _buffered(
         self,
