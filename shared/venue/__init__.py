@@ -26,6 +26,7 @@ from shared.venue.fees import FUTURES_DEFAULT, US_INTRO, FeeSchedule, FeeTier
 from shared.venue.futures import apply_funding, settle_expired
 from shared.venue.orders import Fill, Order, OrderRequest, SubmitResult, Trade, parse_order_request
 from shared.venue.products import FutureDetails, Product, btc_nano_future, default_products, spot
+from shared.venue.settle import book_fill
 from shared.venue.types import Liquidity, OrderStatus, OrderType, ProductType, Side, TimeInForce
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "VenueError",
     "VenueEvents",
     "apply_funding",
+    "book_fill",
     "btc_nano_future",
     "default_products",
     "parse_order_request",

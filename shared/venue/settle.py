@@ -90,17 +90,27 @@ def settle_fill(
     release = _hold_release(order, size, notional + commission)
     account.release(order.hold_currency, release)
     order.hold_remaining -= release
+    book_fill(account, product, order.side, size, price, commission)
+    return commission
+
+
+def book_fill(
+    account: Account, product: Product, side: Side, size: Decimal, price: Decimal, commission: Decimal
+) -> None:
+    """Balances (spot) or position, PnL and margin (futures) for one fill; the order's own hold is
+    its caller's business. Also what a restarted paper venue replays for fills its stored account
+    does not reflect yet."""
     if product.is_future:
-        _settle_future(account, order, product, size, price, commission)
-        return commission
+        _settle_future(account, side, product, size, price, commission)
+        return
+    notional = product.notional(size, price)
     quote, base = product.quote_currency, product.base_currency
-    if order.side is Side.BUY:
+    if side is Side.BUY:
         account.credit(base, size)
         account.credit(quote, -(notional + commission))
     else:
         account.credit(base, -size)
         account.credit(quote, notional - commission)
-    return commission
 
 
 def _hold_release(order: Order, size: Decimal, spent: Decimal) -> Decimal:
@@ -113,11 +123,11 @@ def _hold_release(order: Order, size: Decimal, spent: Decimal) -> Decimal:
 
 
 def _settle_future(
-    account: Account, order: Order, product: Product, size: Decimal, price: Decimal, commission: Decimal
+    account: Account, side: Side, product: Product, size: Decimal, price: Decimal, commission: Decimal
 ) -> None:
     assert product.future is not None
     position = account.position(product.product_id)
-    signed = size if order.side is Side.BUY else -size
+    signed = size if side is Side.BUY else -size
     realized = position.apply(signed, price, product.contract_size)
     position.total_fees += commission
     account.credit(product.quote_currency, realized - commission)

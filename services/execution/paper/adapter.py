@@ -42,7 +42,7 @@ from shared.messages import BookLevel, BookUpdate, CancelRequest, Fill, Order, O
 from shared.quotes import usable
 from shared.risk.products import FeeRates, ProductInfo
 from shared.venue import OrderRejectedError as VenueRejectedError
-from shared.venue import OrderRequest, Product, Side, Venue, default_products
+from shared.venue import OrderRequest, Product, Side, Venue, book_fill, default_products
 
 _log = structlog.get_logger("execution.paper")
 Job = tuple[Awaitable[Any], dict[Any, Any] | None, Any]
@@ -88,9 +88,10 @@ class PaperAdapter:
         self._prefix = f"{venue}.{settings.account_id}"
         self._subscriptions: list[Subscription] = []
         # What a failed write (NATS down) left pending, kept in order and retried until written:
-        # order records, the account, then fills and order events (`_persist`).
+        # order records, then the account, fills and order events (`_persist`).
         self._unsaved: dict[str, None] = {}
         self._account_unsaved = False
+        self._fill_no = 0  # the number of the latest fill (the in-memory account reflects them all)
         self._unsent_fills: dict[str, Fill] = {}
         self._unsent_reports: dict[tuple[str, bool], None] = {}  # (client order id, as ACCEPTED)
         self._retry: asyncio.Task[None] | None = None
@@ -171,8 +172,25 @@ class PaperAdapter:
                 stored = await self._orders_kv.get(key)
                 if stored is not None:
                     self._remember(stored.value)
+        self._book_missing_fills(entry.value.fills_booked if entry is not None else 0)
         for record in [r for r in self._records.values() if r.is_open]:
             await self._reopen(record)
+        if self._account_unsaved:
+            await self._persist()
+
+    def _book_missing_fills(self, booked: int) -> None:
+        """Book the fills the stored account does not reflect yet (the previous process died
+        between writing their records and the account), in the order they happened."""
+        account = self.engine.account(self.account)
+        numbered = [item for record in self._records.values() for item in record.numbered_fills]
+        missing = sorted((item for item in numbered if item[0] > booked), key=lambda item: item[0])
+        for _, fill in missing:
+            product = self.engine.products[fill.product_id]
+            book_fill(account, product, Side(fill.side.value), fill.size, fill.price, fill.fee)
+        self._fill_no = max([booked, *(no for no, _ in numbered)])
+        if missing:
+            self._account_unsaved = True
+            _log.warning("paper_account_caught_up", fills=[f.trade_id for _, f in missing])
 
     async def _reopen(self, record: PaperOrderRecord) -> None:
         """Put a resting order back on the fresh book with its remaining size (holds follow)."""
@@ -219,8 +237,9 @@ class PaperAdapter:
         await self._persist()
 
     async def _persist(self) -> None:
-        """Write what is pending: order records and the account together, then (only once they
-        are stored: the venue's memory before what it tells) fills and order events together.
+        """Write what is pending: order records, then (only once they are stored: the venue's
+        memory before what it tells, and the account never ahead of its records) the account, fills
+        and order events together.
         Whatever fails stays pending, a task retries it, and the error propagates (an order being
         placed is nak'd; `resume` re-reports it on redelivery)."""
         orders, accounts = self._orders_kv, self._account_kv
@@ -231,11 +250,14 @@ class PaperAdapter:
                 (orders.put(f"{self._prefix}.order.{coid}", self._records[coid]), self._unsaved, coid)
                 for coid in list(self._unsaved)
             ]
-            if self._account_unsaved:
-                account = PaperAccountState.of(self.engine.account(self.account))
-                writes.append((accounts.put(f"{self._prefix}.account", account), None, None))
             await self._together(writes)
-            tells: list[Job] = [
+            tells: list[Job] = []
+            if self._account_unsaved and not self._unsaved:
+                # Only after the records it reflects (and with the tells: no added round trip).
+                account = PaperAccountState.of(self.engine.account(self.account), self._fill_no)
+                self._account_unsaved = False  # a change while it is written sets it again
+                tells.append((accounts.put(f"{self._prefix}.account", account), None, None))
+            tells += [
                 (self.sink.fill(fill), self._unsent_fills, trade_id)
                 for trade_id, fill in list(self._unsent_fills.items())
             ]
@@ -253,15 +275,16 @@ class PaperAdapter:
 
     async def _together(self, jobs: list[Job]) -> None:
         """Await writes concurrently (one round trip, sent in order); each success leaves its
-        pending set (None: the account), and the first failure is raised after all finished."""
+        pending set (None: the account, pending again if it failed), and the first failure is
+        raised after all finished."""
         results = await asyncio.gather(*(job for job, _, _ in jobs), return_exceptions=True)
         failure: BaseException | None = None
         for (_, pending, key), result in zip(jobs, results, strict=True):
             if isinstance(result, BaseException):
                 failure = failure or result
-            elif pending is None:
-                self._account_unsaved = False
-            else:
+                if pending is None:
+                    self._account_unsaved = True
+            elif pending is not None:
                 pending.pop(key, None)
         if failure is not None:
             raise failure
@@ -377,7 +400,10 @@ class PaperAdapter:
                 continue
             fill = to_fill(vfill, record.order, record.venue_order_id)
             new_fills.append(fill)
-            touched[vfill.client_order_id] = msgspec.structs.replace(record, fills=(*record.fills, fill))
+            self._fill_no += 1
+            touched[vfill.client_order_id] = msgspec.structs.replace(
+                record, fills=(*record.fills, fill), fill_nos=(*record.fill_nos, self._fill_no)
+            )
         for vorder in events.orders:
             coid = vorder.request.client_order_id
             record = touched.get(coid) or self._records.get(coid)

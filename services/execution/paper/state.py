@@ -2,6 +2,11 @@
 
 Order records are what makes paper placement exactly-once: a redelivered order whose record exists
 is re-reported from it, never matched again. Records carry their fills so re-reporting is complete.
+
+Records are the truth; the account is a checkpoint. Every fill gets the next number of the account
+(`fill_nos`), the account says through which number it is booked (`fills_booked`), and it is only
+written after the records it reflects. A process killed between the two writes leaves an account
+behind its records, never ahead: the next one books the missing fills again (`book_fill`).
 """
 
 from __future__ import annotations
@@ -33,11 +38,13 @@ class PaperAccountState(msgspec.Struct, frozen=True, kw_only=True):
     balances: dict[str, Decimal]
     holds: dict[str, Decimal] = msgspec.field(default_factory=dict)
     positions: dict[str, PaperPosition] = msgspec.field(default_factory=dict)
+    fills_booked: int = 0  # fills numbered up to this one are in the balances and positions
 
     @classmethod
-    def of(cls, account: Account) -> PaperAccountState:
-        """Snapshot a venue account."""
+    def of(cls, account: Account, fills_booked: int) -> PaperAccountState:
+        """Snapshot a venue account that reflects fills up to number `fills_booked`."""
         return cls(
+            fills_booked=fills_booked,
             balances=dict(account.balances),
             holds={k: v for k, v in account.holds.items() if v != ZERO},
             positions={
@@ -77,7 +84,14 @@ class PaperOrderRecord(msgspec.Struct, frozen=True, kw_only=True):
     venue_order_id: str = ""
     status: OrderStatus = OrderStatus.ACCEPTED
     fills: tuple[Fill, ...] = ()
+    fill_nos: tuple[int, ...] = ()  # the account's number of each fill (absent in older records)
     reason: str = ""
+
+    @property
+    def numbered_fills(self) -> tuple[tuple[int, Fill], ...]:
+        """(number, fill) of the fills that have one: the latest ones (older records had none)."""
+        numbered = self.fills[len(self.fills) - len(self.fill_nos) :]
+        return tuple(zip(self.fill_nos, numbered, strict=True))
 
     @property
     def filled_size(self) -> Decimal:

@@ -135,3 +135,47 @@ async def test_a_restarted_paper_venue_never_reuses_an_order_or_trade_id(paper: 
     (first_trade, first_order), (second_trade, second_order) = seen
     assert first_trade != second_trade
     assert first_order != second_order
+
+
+async def test_an_account_write_lost_to_a_kill_is_caught_up_from_the_records(paper: PaperHarness) -> None:
+    """Records are written before the account: a process that dies in between leaves an account
+    behind its records (never ahead), and the next process books the missing fills again."""
+    settings = {"paper": PaperSettings(initial_balances={"USD": "100"})}
+    await paper.start(**settings)
+    await paper.set_book("BTC-USD", [("98.00", "5")], [("100.00", "5")])
+    first = make_order(paper.venue, size=Decimal("0.5"))
+    await paper.submit(first)
+    await paper.recorder.wait_status(first.client_order_id, OrderStatus.FILLED)
+    await eventually(lambda: adapter(paper).pending == 0, what="first order written")
+
+    accounts = adapter(paper)._account_kv
+    assert accounts is not None
+
+    async def dies_first(key: str, value: PaperAccountState) -> int:
+        raise nats.errors.ConnectionClosedError
+
+    accounts.put = dies_first  # type: ignore[method-assign]
+    second = make_order(paper.venue, size=Decimal("0.2"))
+    await paper.submit(second)
+    await paper.recorder.wait_status(second.client_order_id, OrderStatus.FILLED)
+    # The process dies here: its record is stored, its account write never landed.
+    adapter(paper)._account_unsaved = False
+    if adapter(paper)._retry is not None:
+        adapter(paper)._retry.cancel()
+    await paper.stop()
+
+    kv = await paper.bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)
+    behind = await kv.get(f"{paper.venue}.paper.account")
+    assert behind is not None
+    assert behind.value.fills_booked == 1
+    assert behind.value.balances["BTC"] == Decimal("0.5")
+
+    await paper.start(**settings)
+    account = adapter(paper).engine.account("paper")
+    spent = Decimal("0.7") * 100 * Decimal("1.009")  # both buys at 100 plus the 0.90% taker fee
+    assert account.balance("BTC") == Decimal("0.7")
+    assert account.balance("USD") == Decimal(100) - spent
+    caught_up = await kv.get(f"{paper.venue}.paper.account")
+    assert caught_up is not None
+    assert caught_up.value.fills_booked == 2
+    assert caught_up.value.balances == {"USD": Decimal(100) - spent, "BTC": Decimal("0.7")}
