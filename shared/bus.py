@@ -31,7 +31,7 @@ from opentelemetry.trace import SpanKind
 from shared import codec, metrics
 from shared.config import NatsSettings
 from shared.errors import BusUnavailableError, RetryLaterError
-from shared.tasks import cancel_and_wait, finished
+from shared.tasks import cancel_and_wait, finished, within
 
 T = TypeVar("T", bound=msgspec.Struct)
 R = TypeVar("R", bound=msgspec.Struct)
@@ -186,6 +186,7 @@ class Bus:
             "disconnected_cb": on_disconnect,
             "reconnected_cb": on_reconnect,
             "error_cb": on_error,
+            "drain_timeout": 5,  # nats-py gives up draining by itself too (its default is 30 s)
         }
         if settings.user:
             options["user"] = settings.user
@@ -211,11 +212,10 @@ class Bus:
             await consumer.stop()
         if self.nc.is_closed:
             return
-        try:
-            await asyncio.wait_for(self.nc.drain(), timeout=5)
-        except (TimeoutError, nats.errors.Error):
-            with contextlib.suppress(Exception):  # bounded too: a close mid-reconnect can hang
-                await asyncio.wait_for(self.nc.close(), timeout=5)
+        # Never `wait_for` here: nats-py's drain() swallows the cancellation, and wait_for would
+        # then wait for it forever. Whatever does not end in time is closed under it.
+        if not await within(self.nc.drain(), 5):
+            await within(self.nc.close(), 5)  # bounded too: a close mid-reconnect can hang
         metrics.BUS_CONNECTED.set(0)
 
     # ---- core NATS ----
@@ -593,9 +593,10 @@ class TypedKV(Generic[T]):
         """Remove a key (a tombstone stays in history); with `last`, only if still at that revision."""
         await self._kv.delete(key, last=last)
 
-    async def keys(self) -> list[str]:
-        """Every live key; empty when the bucket is empty."""
+    async def keys(self, timeout_s: float = 10.0) -> list[str]:
+        """Every live key; empty when the bucket is empty. Bounded: nats-py's own `keys()` waits
+        for its watcher without a timeout, so a lost end-of-keys marker would hang the caller."""
         try:
-            return list(await self._kv.keys())
+            return list(await asyncio.wait_for(self._kv.keys(), timeout_s))
         except nats.js.errors.NoKeysError:
             return []

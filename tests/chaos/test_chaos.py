@@ -22,6 +22,7 @@ import pytest_asyncio
 from shared import codec, subjects
 from shared.messages import CandleReply, CandleRequest, Order, OrderEvent, OrderStatus, Purpose
 from shared.messages.orders import client_order_id
+from shared.tasks import cancel_and_wait
 from shared.testing import eventually
 from tests.e2e.stack import (
     DUAL_LEGS,
@@ -85,9 +86,7 @@ async def naked_watch(stack: Stack) -> AsyncIterator[NakedWatch]:
     watch = NakedWatch(stack)
     task = asyncio.create_task(watch.run())
     yield watch
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait([task])
 
 
 async def _orders(stack: Stack) -> int:

@@ -33,6 +33,7 @@ from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.messages import ControlCommand, ControlReply, StrategySpec
 from shared.messages.risk import Position
+from shared.tasks import within
 from shared.testing import eventually, free_port
 from shared.testing.otlp import OtlpReceiver
 from shared.venue import default_products
@@ -180,15 +181,12 @@ class Stack:
     async def stop(self) -> None:
         """Stop everything within bounded time: the test's own clients first, then the stack."""
         if self.http is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.http.close(), 5)
+            await within(self.http.close(), 5)
         if self.bus is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.bus.close(), 15)
+            await within(self.bus.close(), 15)
         if self.launcher is not None and self.task is not None:
             self.launcher.stopping.set()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.task, 90)
+            await within(self.task, 90)
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):  # the launcher installed handlers in our loop
                 loop.remove_signal_handler(sig)

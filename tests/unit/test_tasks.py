@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import pytest
 
-from shared.tasks import cancel_and_wait, finished
+from shared.tasks import cancel_and_wait, finished, within
 
 
 async def _slow_to_stop() -> None:
@@ -71,3 +72,50 @@ async def test_an_error_while_stopping_is_retrieved_not_raised() -> None:
     await asyncio.sleep(0)
     await cancel_and_wait([task])
     assert isinstance(task.exception(), RuntimeError)
+
+
+async def _swallows_cancellation(release: asyncio.Event) -> None:
+    """Like nats-py's drain(): a cancellation is caught and it carries on waiting."""
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.sleep(3600)
+    await release.wait()
+
+
+async def test_within_gives_up_on_work_that_swallows_its_cancellation() -> None:
+    release = asyncio.Event()
+    started = time.monotonic()
+    assert not await within(_swallows_cancellation(release), 0.1)
+    assert time.monotonic() - started < 2  # asyncio.wait_for would wait here until `release`
+    release.set()
+    await asyncio.sleep(0)
+
+
+async def test_within_reports_success_and_failure() -> None:
+    assert await within(asyncio.sleep(0), 1)
+
+    async def fails() -> None:
+        raise RuntimeError("no")
+
+    assert not await within(fails(), 1)
+
+
+async def test_a_lost_cancellation_is_repeated_until_the_task_ends() -> None:
+    """A loop that loses one cancellation (Python 3.11 wait_for race, a library turning it into
+    an error) must still be stoppable."""
+    lost = 0
+
+    async def loop() -> None:
+        nonlocal lost
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if lost:
+                    raise
+                lost += 1  # the first one is swallowed, as a careless `except Exception` would
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(cancel_and_wait([task], recancel_s=0.05), 5)
+    assert task.cancelled()
+    assert lost == 1
