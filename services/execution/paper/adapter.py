@@ -251,13 +251,7 @@ class PaperAdapter:
                 for coid in list(self._unsaved)
             ]
             await self._together(writes)
-            tells: list[Job] = []
-            if self._account_unsaved and not self._unsaved:
-                # Only after the records it reflects (and with the tells: no added round trip).
-                account = PaperAccountState.of(self.engine.account(self.account), self._fill_no)
-                self._account_unsaved = False  # a change while it is written sets it again
-                tells.append((accounts.put(f"{self._prefix}.account", account), None, None))
-            tells += [
+            tells: list[Job] = [
                 (self.sink.fill(fill), self._unsent_fills, trade_id)
                 for trade_id, fill in list(self._unsent_fills.items())
             ]
@@ -266,6 +260,12 @@ class PaperAdapter:
                 tells.append(
                     (self._report(self._records[coid], status), self._unsent_reports, (coid, accepted))
                 )
+            if self._account_unsaved and not self._unsaved:
+                # Only after the records it reflects; sent last in the same round trip (the fills
+                # are what everyone downstream waits for).
+                account = PaperAccountState.of(self.engine.account(self.account), self._fill_no)
+                self._account_unsaved = False  # a change while it is written sets it again
+                tells.append((accounts.put(f"{self._prefix}.account", account), None, None))
             await self._together(tells)
         except Exception as exc:
             _log.warning("paper_persist_pending", pending=self.pending, error=repr(exc))
