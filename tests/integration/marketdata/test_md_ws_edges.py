@@ -15,6 +15,7 @@ from services.marketdata.health import FeedHealth
 from services.marketdata.processor import FeedProcessor
 from services.marketdata.ws import CoinbaseWsSource
 from shared.config import VenueSettings
+from shared.tasks import cancel_and_wait
 from shared.testing import eventually, free_port
 
 pytestmark = pytest.mark.integration
@@ -93,9 +94,7 @@ async def running(script: Script, **overrides: object) -> AsyncIterator[tuple[Si
         try:
             yield sink, received
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait([task])
 
 
 async def _read_into(ws: ServerConnection, into: list[str]) -> None:
@@ -135,9 +134,7 @@ async def test_an_unreachable_venue_is_retried_with_backoff_and_reported() -> No
         assert not sink.health.connected
         assert sink.health.reason.startswith("connect failed")
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
 
 async def test_a_venue_that_never_sends_a_heartbeat_is_dropped_by_the_watchdog() -> None:
@@ -149,4 +146,5 @@ async def test_a_venue_that_never_sends_a_heartbeat_is_dropped_by_the_watchdog()
 
     async with running(script) as (sink, received):
         await eventually(lambda: len(received) >= 2, timeout_s=3, what="watchdog reconnect")
-        assert sink.health.reconnects >= 1
+        # The server sees the new connection before the client has finished its side of it.
+        await eventually(lambda: sink.health.reconnects >= 1, timeout_s=3, what="counted as a reconnect")
