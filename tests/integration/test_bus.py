@@ -149,6 +149,20 @@ async def test_kv_compare_and_set(bus: Bus) -> None:
         await kv.update("lease-test", status, last=rev)
 
 
+async def test_kv_get_many_reads_every_key_in_order_with_none_for_missing(bus: Bus) -> None:
+    kv = await bus.kv(subjects.KV_WORKER_LEASES, m.StrategyStatus)
+    status = next(x for x in every_message() if isinstance(x, m.StrategyStatus))
+    keys = [f"many-{i}" for i in range(600)]  # more than one window of requests
+    for i, key in enumerate(keys):
+        await kv.put(key, msgspec.structs.replace(status, detail=str(i)))
+    await kv.delete(keys[7])
+    entries = await kv.get_many([*keys, "many-absent"], window=256)
+    assert len(entries) == len(keys) + 1
+    assert entries[7] is None
+    assert entries[-1] is None
+    assert [e.value.detail for e in entries[:-1] if e is not None] == [str(i) for i in range(600) if i != 7]
+
+
 async def test_follow_replays_history_then_continues_live(bus: Bus) -> None:
     fill = next(x for x in every_message() if isinstance(x, m.Fill))
     subject = subjects.fill("follow-venue", "BTC-USD")

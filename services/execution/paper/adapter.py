@@ -167,11 +167,10 @@ class PaperAdapter:
             self._account_unsaved = True
             await self._persist()
         order_prefix = f"{self._prefix}.order."
-        for key in await self._orders_kv.keys():
-            if key.startswith(order_prefix):
-                stored = await self._orders_kv.get(key)
-                if stored is not None:
-                    self._remember(stored.value)
+        keys = [key for key in await self._orders_kv.keys() if key.startswith(order_prefix)]
+        for stored in await self._orders_kv.get_many(keys):
+            if stored is not None:
+                self._remember(stored.value)
         self._book_missing_fills(entry.value.fills_booked if entry is not None else 0)
         for record in [r for r in self._records.values() if r.is_open]:
             await self._reopen(record)

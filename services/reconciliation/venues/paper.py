@@ -114,13 +114,8 @@ class PaperReader:
     async def _records(self) -> list[PaperOrderView]:
         _, orders = await self._kvs()
         prefix = self._prefix + "order."
-        out = []
-        for key in sorted(await orders.keys()):
-            if key.startswith(prefix):
-                entry = await orders.get(key)
-                if entry is not None:
-                    out.append(entry.value)
-        return out
+        keys = sorted(key for key in await orders.keys() if key.startswith(prefix))
+        return [entry.value for entry in await orders.get_many(keys) if entry is not None]
 
     async def snapshot(self, fills_since_ns: int) -> VenueSnapshot:
         """The account and every order record, read now."""
@@ -140,11 +135,11 @@ class PaperReader:
     async def look_up(self, refs: Sequence[OrderRef]) -> dict[str, VenueOrder | None]:
         """The record of each order, or None when the paper venue never received it."""
         _, orders = await self._kvs()
-        out: dict[str, VenueOrder | None] = {}
-        for ref in refs:
-            entry = await orders.get(self._prefix + "order." + ref.client_order_id)
-            out[ref.client_order_id] = to_venue_order(entry.value) if entry is not None else None
-        return out
+        entries = await orders.get_many([self._prefix + "order." + ref.client_order_id for ref in refs])
+        return {
+            ref.client_order_id: to_venue_order(entry.value) if entry is not None else None
+            for ref, entry in zip(refs, entries, strict=True)
+        }
 
     async def close(self) -> None:
         """Nothing to release: the bus belongs to the service."""
