@@ -4,10 +4,12 @@ restored from their snapshot, and the client order id sequence continues (nothin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
 from services.strategy.messages import InstanceSnapshot, snapshot_key
+from services.strategy.service import StrategyService
 from services.strategy.specs import put_spec
 from shared import subjects
 from shared.messages.orders import OrderIntent, client_order_id
@@ -18,6 +20,26 @@ from tests.integration.strategy.helpers import Collector, D, Side, fill, kill, p
 
 pytestmark = pytest.mark.integration
 SECOND = 1_000_000_000
+AFTER_TAKEOVER_S = 15.0  # generous: a loaded CI machine; a failure says what the new owner saw
+
+
+def _seen_by(worker: StrategyService, sid: str) -> str:
+    """What a worker's instance made of the ticks, for a failure message."""
+    slot = worker.slots.get(sid)
+    inst = slot.instance if slot is not None else None
+    book = getattr(inst.engine, "book", None) if inst is not None else None
+    router = worker._ctx.router if worker._ctx is not None else None
+    return (
+        f"state={worker.states().get(sid)} ticks_routed={router.received if router else None} "
+        f"instance_ticks={inst.ticks if inst else None} book={book!r}"
+    )
+
+
+async def _signal_on(worker: StrategyService, sid: str, check: Callable[[], bool], what: str) -> None:
+    try:
+        await eventually(check, timeout_s=AFTER_TAKEOVER_S, what=what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the new owner saw: {_seen_by(worker, sid)}") from None
 
 
 def _ma(sid: str, product: str) -> StrategySpec:
@@ -85,7 +107,7 @@ async def test_takeover_restores_the_snapshot_and_continues_the_order_sequence(
     start = len(rising)
     for i, price in enumerate([140, 100, 60, 60]):  # a strict death cross (a touch is not one)
         await send(bus, ticker(product, price, ts_ns=t0 + (start + i) * SECOND))
-    await eventually(lambda: len(intents.items) == 2, what="the sell on B")
+    await _signal_on(b, sid, lambda: len(intents.items) == 2, "the sell on B")
     buy, sell = intents.items
     assert (buy.side, sell.side) == (Side.BUY, Side.SELL)
     assert sell.size == D("0.5")  # the position from fills, carried in the snapshot
@@ -127,7 +149,7 @@ async def test_a_frozen_owner_is_fenced_by_the_snapshot_revision(bus, start_work
     assert sid in a.slots  # A has not noticed
     for i, price in enumerate([100, 100, 100, 90, 80, 70, 120, 150], start=1):
         await send(bus, ticker(product, price, ts_ns=t0 + i * SECOND))
-    await eventually(lambda: len(intents.items) >= 1, what="a buy")
+    await _signal_on(b, sid, lambda: len(intents.items) >= 1, "a buy")
     await eventually(lambda: a.slots[sid].lost, what="A's write was refused")
     assert len(intents.items) == 1
     assert intents.items[0].client_order_id == client_order_id(sid, 1, 1)
