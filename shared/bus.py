@@ -91,8 +91,6 @@ class Consumer:
             if not self.busy:
                 self.task.cancel()
             await finished(self.task)
-            with contextlib.suppress(asyncio.CancelledError):
-                self.task.result()
         with contextlib.suppress(Exception):
             await self._psub.unsubscribe()
 

@@ -10,6 +10,7 @@ afterwards, synchronously, where nothing can be swallowed by accident.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Iterable
 
 import structlog
@@ -17,9 +18,12 @@ import structlog
 _log = structlog.get_logger("tasks")
 
 
-async def finished(task: asyncio.Task[object]) -> None:
-    """Wait until `task` has ended, however it ended (a cancelled caller still gets cancelled)."""
+async def finished(task: asyncio.Task[object], *ignore: type[BaseException]) -> None:
+    """Wait until `task` has ended (a cancelled caller still gets cancelled), then raise its error
+    unless it was cancelled or the error is one of `ignore`."""
     await asyncio.wait({task})
+    with contextlib.suppress(asyncio.CancelledError, *ignore):
+        task.result()
 
 
 async def cancel_and_wait(tasks: Iterable[asyncio.Task[object] | None], *, recancel_s: float = 1.0) -> None:

@@ -79,9 +79,7 @@ class Slot:
         if self.instance is not None:
             self.instance.stop()
         if self._task is not None:
-            await finished(self._task)
-            with contextlib.suppress(asyncio.CancelledError, LeaseLostError):
-                self._task.result()
+            await finished(self._task, LeaseLostError)
         if retire and not self.lost:
             await self._retire_snapshot()
         if self._control is not None:
@@ -99,9 +97,7 @@ class Slot:
         self.lost = True
         self.abort()
         if self._task is not None:
-            await finished(self._task)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                self._task.result()
+            await finished(self._task, Exception)
         if self._control is not None:
             with contextlib.suppress(Exception):
                 await self._control.unsubscribe()
