@@ -69,6 +69,8 @@ def build_dual(
 class DualEngine:
     """One pairs or basis instance."""
 
+    every_tick = False  # both legs are priced latest against latest
+
     def __init__(self, strategy_id: str, strategy: DualLegStrategy, products: tuple[str, str]) -> None:
         self.sid = strategy_id
         self.strategy = strategy

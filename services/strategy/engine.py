@@ -42,6 +42,8 @@ class Engine(Protocol):
     """One strategy instance's logic, driven by the runtime."""
 
     products: tuple[str, ...]
+    every_tick: bool
+    """It needs every tick (bars are built from them); otherwise the latest quote is enough."""
 
     @property
     def state(self) -> str:

@@ -32,7 +32,7 @@ from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.messages.market import Ticker
 from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
-from shared.messages.strategy import MaCrossoverParams, Signal, StrategySpec
+from shared.messages.strategy import Signal, StrategySpec
 from shared.risk.products import ProductInfo
 from shared.strategies import OrderRequest
 from shared.tasks import cancel_and_wait
@@ -70,8 +70,6 @@ class Instance:
         self.host, self.bus, self.router, self.settings = host, bus, router, settings
         self.spec, self.engine, self.infos = spec, engine, infos
         self.sid = spec.id
-        # MA bars are built from every tick; dual-leg instances act on the latest quotes only.
-        self._every_tick = isinstance(spec.params, MaCrossoverParams)
         self._unsent = unsent
         self._jobs: collections.deque[Job] = collections.deque()
         self._wake = asyncio.Event()
@@ -130,7 +128,9 @@ class Instance:
                 self._touched = True
             await self._start_consumers()
             for product in products:
-                await self.router.add(self.spec.venue, product, self.on_ticker, every_tick=self._every_tick)
+                await self.router.add(
+                    self.spec.venue, product, self.on_ticker, every_tick=self.engine.every_tick
+                )
             self.ready.set()
             await self._loop()
             await self._save()
@@ -144,7 +144,7 @@ class Instance:
                     future.set_exception(RuntimeError("instance stopped"))
             for product in products:
                 await self.router.remove(
-                    self.spec.venue, product, self.on_ticker, every_tick=self._every_tick
+                    self.spec.venue, product, self.on_ticker, every_tick=self.engine.every_tick
                 )
             for consumer in self._consumers:
                 await consumer.stop()

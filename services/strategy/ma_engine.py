@@ -30,6 +30,8 @@ _SEEN_TRADES = 256
 class MaEngine:
     """One MA instance: core + position book + bar builder."""
 
+    every_tick = True  # bars are built from every tick
+
     def __init__(
         self,
         strategy_id: str,
