@@ -110,16 +110,13 @@ class _Pending(Protocol):
 
 
 class _DropOldest:
-    """A bounded queue: when full, the oldest message goes."""
+    """A bounded queue: when full, the oldest message goes (a deque with `maxlen` does that)."""
 
     def __init__(self, bound: int) -> None:
-        self._queue: collections.deque[Msg] = collections.deque()
-        self._bound = bound
+        self._queue: collections.deque[Msg] = collections.deque(maxlen=bound)
 
     def put(self, msg: Msg) -> bool:
-        full = len(self._queue) >= self._bound
-        if full:
-            self._queue.popleft()
+        full = len(self._queue) == self._queue.maxlen
         self._queue.append(msg)
         return full
 

@@ -46,16 +46,11 @@ class FeeSchedule:
         futures: tuple[str, str, str],
     ) -> FeeSchedule:
         """From configured (tier name, maker rate, taker rate) strings of each product type."""
-        return cls(
-            spot=FeeTier(
-                pricing_tier=spot[0], maker_fee_rate=Decimal(spot[1]), taker_fee_rate=Decimal(spot[2])
-            ),
-            futures=FeeTier(
-                pricing_tier=futures[0],
-                maker_fee_rate=Decimal(futures[1]),
-                taker_fee_rate=Decimal(futures[2]),
-            ),
-        )
+
+        def tier(name: str, maker: str, taker: str) -> FeeTier:
+            return FeeTier(pricing_tier=name, maker_fee_rate=Decimal(maker), taker_fee_rate=Decimal(taker))
+
+        return cls(spot=tier(*spot), futures=tier(*futures))
 
     def tier_for(self, product: Product) -> FeeTier:
         """The tier for fills on `product`."""
