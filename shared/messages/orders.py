@@ -62,18 +62,11 @@ class OrderIntent(Message, frozen=True, kw_only=True):
     purpose: Purpose = Purpose.ENTRY
     reference_price: Decimal | None = None
     created_ns: int
+    expires_ns: int = 0
+    """Placement deadline (wall clock, ns): after it the order must not reach the venue. Risk also
+    applies its own ceiling (`RiskLimits.max_intent_age_ms` after `created_ns`), so 0 (none given)
+    or a far deadline never outlives that."""
     reason: str = ""
-
-
-class RiskDecision(Message, frozen=True, kw_only=True):
-    """Risk's answer to one intent; `reasons` are stable codes, `detail` is for humans."""
-
-    client_order_id: str
-    strategy_id: str
-    approved: bool
-    reasons: tuple[str, ...] = ()
-    detail: str = ""
-    decided_ns: int
 
 
 class Order(Message, frozen=True, kw_only=True):
@@ -93,10 +86,19 @@ class Order(Message, frozen=True, kw_only=True):
     post_only: bool = False
     purpose: Purpose = Purpose.ENTRY
     approved_ns: int
+    expires_ns: int = 0
+    """Placement deadline set by risk (the earlier of the intent's and risk's own ceiling):
+    execution refuses the order after it (`EXPIRED`, reason `DEADLINE_PASSED`). 0 = none."""
+    epoch: int = 0
+    """Risk's trading epoch when it approved the order. A halt starts a new epoch; execution
+    refuses an order from an older epoch than the newest it has seen (`REJECTED`, `HALTED`)."""
 
     @classmethod
-    def from_intent(cls, intent: OrderIntent, approved_ns: int) -> Order:
-        """The order risk approves is the intent, unchanged, stamped with the approval time."""
+    def from_intent(
+        cls, intent: OrderIntent, approved_ns: int, *, expires_ns: int = 0, epoch: int = 0
+    ) -> Order:
+        """The order risk approves is the intent, unchanged, stamped with the approval time, the
+        placement deadline and the epoch it was approved in."""
         return cls(
             client_order_id=intent.client_order_id,
             strategy_id=intent.strategy_id,
@@ -112,7 +114,25 @@ class Order(Message, frozen=True, kw_only=True):
             post_only=intent.post_only,
             purpose=intent.purpose,
             approved_ns=approved_ns,
+            expires_ns=expires_ns,
+            epoch=epoch,
         )
+
+
+class RiskDecision(Message, frozen=True, kw_only=True):
+    """Risk's answer to one intent; `reasons` are stable codes, `detail` is for humans.
+
+    An approval carries the order it sent, so a restarted risk rebuilds the exposure of approvals
+    that execution has not answered yet from its own decisions, not from what others report."""
+
+    client_order_id: str
+    strategy_id: str
+    approved: bool
+    reasons: tuple[str, ...] = ()
+    detail: str = ""
+    decided_ns: int
+    order: Order | None = None
+    """The approved order exactly as published on `orders.approved.<venue>` (None when refused)."""
 
 
 class CancelRequest(Message, frozen=True, kw_only=True):
@@ -123,6 +143,9 @@ class CancelRequest(Message, frozen=True, kw_only=True):
     strategy_id: str = ""
     reason: str = ""
     requested_ns: int
+    epoch: int = 0
+    """A halt's cancel-all carries the epoch the halt started: from then on execution refuses
+    approvals of older epochs, even before it sees the new `RiskState`."""
 
 
 class OrderStatus(enum.StrEnum):

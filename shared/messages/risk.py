@@ -42,6 +42,8 @@ class RiskState(Message, frozen=True, kw_only=True):
     trading_day: str = ""
     daily_pnl: Decimal = Decimal(0)
     gross_exposure: Decimal = Decimal(0)
+    epoch: int = 0
+    """Bumped by every halt and never lowered: orders approved in an older epoch are fenced off."""
     updated_ns: int
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 import msgspec
 
+from shared import routing
 from shared.messages.base import Message
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -132,12 +133,27 @@ class StrategySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     id: str
     params: StrategyParams
     venue: str = "coinbase"
+    """The market: where the instance's prices come from (`md.*.<venue>.*`)."""
     mode: Mode = Mode.PAPER
+    """Paper orders go to the market's paper venue and live ones to the market itself (see
+    `order_venue`); risk refuses an intent sent anywhere else."""
     enabled: bool = True
+    order_ttl_ms: int = 5_000
+    """How long after it is decided an order may still be placed; later it is refused (by risk as
+    `STALE_INTENT`, by execution as expired), so a restart never sends a decision made on old prices."""
 
     def __post_init__(self) -> None:
         if not _ID_PATTERN.match(self.id):
             raise ValueError("id must be 1-64 characters of letters, digits, '_' or '-'")
+        if not _ID_PATTERN.match(self.venue) or self.venue.endswith(routing.PAPER_SUFFIX):
+            raise ValueError("venue must be a market id such as 'coinbase' (the mode picks paper or live)")
+        if isinstance(self.order_ttl_ms, bool) or not 100 <= self.order_ttl_ms <= 3_600_000:
+            raise ValueError("order_ttl_ms must be between 100 and 3600000")
+
+    @property
+    def order_venue(self) -> str:
+        """The execution venue this instance's orders go to: `<venue>` live, `<venue>-paper` paper."""
+        return routing.execution_venue(self.venue, str(self.mode))
 
     @property
     def kind(self) -> str:

@@ -44,6 +44,12 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     """A limit price must lie within this many basis points of the current mid."""
     max_staleness_ms: int
     """A mark older than this is stale: no order on that product passes."""
+    max_intent_age_ms: int = 10_000
+    """Ceiling on an order's placement deadline, counted from the intent's `created_ns`, whatever
+    deadline the intent asks for."""
+    clock_skew_ms: int = 1_000
+    """Allowed difference between the strategy's clock and risk's: an intent dated further in the
+    future is refused (`STALE_INTENT`), as its age cannot be judged."""
     flatten_on_halt: bool = False
     """When the kill switch trips, also flatten positions through the normal order path."""
     breaker: BreakerConfig = msgspec.field(default_factory=BreakerConfig)
@@ -63,6 +69,8 @@ class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
             raise ConfigError("day_boundary_hour_utc", f"must be an integer hour 0-23, got {hour!r}")
         positive("price_band_bps", self.price_band_bps)
         positive_int("max_staleness_ms", self.max_staleness_ms)
+        positive_int("max_intent_age_ms", self.max_intent_age_ms)
+        positive_int("clock_skew_ms", self.clock_skew_ms)
 
     def position_notional_cap(self, product_id: str) -> Decimal:
         """The notional cap that applies to `product_id`."""

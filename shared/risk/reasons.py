@@ -40,3 +40,12 @@ class Reason(enum.StrEnum):
     """Size or price is NaN, infinite, zero or negative, or a limit order has no price."""
     DUPLICATE_INTENT = "DUPLICATE_INTENT"
     """This client_order_id was already decided."""
+    STALE_INTENT = "STALE_INTENT"
+    """The intent is past its placement deadline (or older than `max_intent_age_ms`), or dated in
+    the future beyond the allowed clock skew: a decision on old prices is not sent."""
+    WRONG_VENUE = "WRONG_VENUE"
+    """The intent is not for the venue its instance's mode routes to (paper vs live)."""
+    STRATEGY_MISMATCH = "STRATEGY_MISMATCH"
+    """The intent's strategy_id differs from the one in the subject it arrived on."""
+    UNKNOWN_STRATEGY = "UNKNOWN_STRATEGY"
+    """No spec for this strategy: only orders that reduce what it holds pass."""
