@@ -44,6 +44,18 @@ class RiskContext:
     buckets: RateBuckets = field(default_factory=RateBuckets)
     seen_intents: Container[str] = frozenset()
     """client_order_ids already decided (approved or refused)."""
+    pending_buys: Mapping[PositionKey, Decimal] = field(default_factory=dict)
+    """Pending quantity of buy orders only (>= 0), per position: `PendingOrders.one_side(1)`."""
+    pending_sells: Mapping[PositionKey, Decimal] = field(default_factory=dict)
+    """Pending quantity of sell orders only (<= 0), per position: `PendingOrders.one_side(-1)`."""
+    routes: Mapping[str, str] | None = None
+    """strategy_id -> the execution venue its enabled spec routes to (`StrategySpec.order_venue`),
+    from risk's own read of KV `strategy_specs`. A strategy missing here has no (enabled) spec: only
+    orders that reduce what it holds pass. None skips the route checks (pure unit tests only: the
+    risk service always passes its view)."""
+    subject_strategy: str | None = None
+    """The strategy id of the subject the intent arrived on (`orders.intent.<id>`); None = not
+    checked (pure unit tests only)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +75,8 @@ class RiskVerdict:
     """Breaker state to store if approved (the probe is marked in flight); unchanged otherwise."""
     buckets: RateBuckets
     """Rate buckets to store if approved (one token taken); unchanged otherwise."""
+    expires_ns: int = 0
+    """The placement deadline risk sets on the approved order (0 when refused)."""
 
     def decision(self, intent: OrderIntent, decided_ns: int) -> RiskDecision:
         """The `RiskDecision` message to publish."""
