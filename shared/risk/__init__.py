@@ -12,10 +12,9 @@ from shared.risk.limits import RiskLimits
 from shared.risk.products import ProductInfo, ProductKey, index_products
 from shared.risk.ratelimit import RateBuckets, RateLimit, TokenBucket
 from shared.risk.reasons import Reason
-from shared.risk.rules import REDUCING_PURPOSES, check_intent
+from shared.risk.rules import check_intent
 
 __all__ = [
-    "REDUCING_PURPOSES",
     "Breaker",
     "BreakerConfig",
     "DailyPnl",

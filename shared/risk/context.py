@@ -48,6 +48,9 @@ class RiskContext:
     """Pending quantity of buy orders only (>= 0), per position: `PendingOrders.one_side(1)`."""
     pending_sells: Mapping[PositionKey, Decimal] = field(default_factory=dict)
     """Pending quantity of sell orders only (<= 0), per position: `PendingOrders.one_side(-1)`."""
+    entries: Mapping[PositionKey, Decimal] = field(default_factory=dict)
+    """Signed size of each strategy's latest approved `ENTRY` order per position: what a `HEDGE`
+    may complete a leg up to."""
     routes: Mapping[str, str] | None = None
     """strategy_id -> the execution venue its enabled spec routes to (`StrategySpec.order_venue`),
     from risk's own read of KV `strategy_specs`. A strategy missing here has no (enabled) spec: only

@@ -4,10 +4,20 @@ Every check runs and every failure is reported with its stable `Reason` code, so
 itself fully. Three checks come first and stop the rest because nothing else can be judged without
 them: a duplicate intent, a malformed number, an unknown product.
 
-Risk-reducing orders (purpose exit, unwind, flatten or hedge, or any order that shrinks the
-strategy's absolute position without flipping it) pass the kill switch and the daily loss limit —
-a halt must never trap a position (STYLE #7). They do not pass the circuit breaker: while it is open
-nothing goes out, and half-open lets exactly one order through, whatever its purpose.
+**Risk judges purpose from its own ledger, never from the intent's label.** An order is reducing when
+risk's filled position shows it shrinks the strategy's position without flipping it, counting the
+strategy's pending orders on the same side (two exits cannot together flip a position). A `HEDGE`
+is also let through when it completes a leg whose partner is actually filled: the strategy holds an
+opposite filled position in another product of the venue, and this product's position after the
+order stays within the strategy's latest approved entry there. Only reducing orders pass the kill
+switch, the daily loss limit, a strategy without an (enabled) spec, and a venue other than the one
+the spec's mode routes to. Nothing passes the circuit breaker: while it is open nothing goes out,
+and half-open lets exactly one order through, whatever its purpose.
+
+**Orders carry a deadline.** The placement deadline is the earlier of the intent's own `expires_ns`
+and `created_ns + max_intent_age_ms`; past it the intent is `STALE_INTENT`, and so is one dated more
+than `clock_skew_ms` in the future (its age could not be judged). The approved order carries the
+deadline, and execution refuses it once that has passed.
 
 Position and exposure caps only refuse an order that makes things worse: the projected value is over
 the cap *and* larger than before. A book already over a cap (lowered at run time) can still be
@@ -18,6 +28,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from shared.ledger import PositionKey
 from shared.messages.orders import OrderIntent, OrderType, Purpose
 from shared.money import BPS, is_on_grid
 from shared.risk.context import RiskContext, RiskVerdict
@@ -25,8 +36,6 @@ from shared.risk.exposure import Exposure
 from shared.risk.products import ProductInfo, ProductKey
 from shared.risk.reasons import Reason
 
-REDUCING_PURPOSES = frozenset({Purpose.EXIT, Purpose.UNWIND, Purpose.FLATTEN, Purpose.HEDGE})
-"""Purposes that bypass the kill switch and the daily loss limit (caps still apply)."""
 _NS_PER_MS = 1_000_000
 _ABSURD = Decimal("1e18")
 """No real size or price reaches this; larger numbers are treated as malformed."""
@@ -58,9 +67,15 @@ def check_intent(intent: OrderIntent, ctx: RiskContext) -> RiskVerdict:
     exposure = Exposure(ctx.positions, ctx.pending, ctx.marks, ctx.products)
     mid = _check_market_data(intent, ctx, found)
     _check_grid(intent, info, mid, found)
-    held = exposure.strategy_quantity(intent.strategy_id, product)
     delta = intent.side.sign * intent.size
-    reducing = intent.purpose in REDUCING_PURPOSES or _shrinks(held, delta)
+    reducing = _reduces(intent, ctx, delta) or _hedges(intent, ctx, exposure, delta)
+    if ctx.subject_strategy is not None and ctx.subject_strategy != intent.strategy_id:
+        found.add(
+            Reason.STRATEGY_MISMATCH,
+            f"intent for {intent.strategy_id!r} arrived on the subject of {ctx.subject_strategy!r}",
+        )
+    deadline = _check_deadline(intent, ctx, found)
+    _check_route(intent, ctx, reducing, found)
     if ctx.kill_switch and not reducing:
         found.add(Reason.KILL_SWITCH, "trading is halted; only risk-reducing orders pass")
     lost = not ctx.daily_pnl.is_finite() or ctx.daily_pnl <= -ctx.limits.daily_loss_limit
@@ -93,6 +108,7 @@ def check_intent(intent: OrderIntent, ctx: RiskContext) -> RiskVerdict:
         probe=probe,
         breaker=breaker,
         buckets=buckets,
+        expires_ns=deadline,
     )
 
 
@@ -178,6 +194,86 @@ def _check_grid(intent: OrderIntent, info: ProductInfo, mid: Decimal | None, fou
 def _shrinks(held: Decimal, delta: Decimal) -> bool:
     """True when the order reduces |position| without flipping through zero."""
     return held != 0 and (held > 0) != (delta > 0) and abs(delta) <= abs(held)
+
+
+def _filled(ctx: RiskContext, key: PositionKey) -> Decimal:
+    """The strategy's filled quantity in one position, as risk's ledger has it."""
+    return sum(
+        (p.quantity for p in ctx.positions if PositionKey(p.strategy_id, p.venue, p.product_id) == key),
+        Decimal(0),
+    )
+
+
+def _same_side_pending(ctx: RiskContext, key: PositionKey, delta: Decimal) -> Decimal:
+    """Pending orders of this position on the order's side (signed like `delta`)."""
+    side = ctx.pending_buys if delta > 0 else ctx.pending_sells
+    return side.get(key, Decimal(0))
+
+
+def _reduces(intent: OrderIntent, ctx: RiskContext, delta: Decimal) -> bool:
+    """The filled position shrinks without flipping, even if every pending order on this side fills."""
+    key = PositionKey(intent.strategy_id, intent.venue, intent.product_id)
+    return _shrinks(_filled(ctx, key), delta + _same_side_pending(ctx, key, delta))
+
+
+def _hedges(intent: OrderIntent, ctx: RiskContext, exposure: Exposure, delta: Decimal) -> bool:
+    """A `HEDGE` that completes a leg whose partner is filled, and no more than its entry asked.
+
+    The partner: a filled position of the same strategy in another product of the venue, of the
+    opposite sign (both dual-leg kinds hold their legs in opposite directions). The bound: after
+    this order (and the pending ones on its side) the position in this product stays on the side of,
+    and within, the strategy's latest approved entry order here.
+    """
+    if intent.purpose is not Purpose.HEDGE:
+        return False
+    key = PositionKey(intent.strategy_id, intent.venue, intent.product_id)
+    entry = ctx.entries.get(key)
+    if entry is None or entry == 0 or (entry > 0) != (delta > 0):
+        return False
+    partner = any(
+        p.strategy_id == intent.strategy_id
+        and p.venue == intent.venue
+        and p.product_id != intent.product_id
+        and p.quantity != 0
+        and (p.quantity > 0) != (delta > 0)
+        for p in ctx.positions
+    )
+    after = _filled(ctx, key) + _same_side_pending(ctx, key, delta) + delta
+    return partner and (after > 0) == (entry > 0) and abs(after) <= abs(entry)
+
+
+def _check_deadline(intent: OrderIntent, ctx: RiskContext, found: _Found) -> int:
+    """The placement deadline; a passed one, or an intent dated beyond the allowed skew, is stale."""
+    ceiling = intent.created_ns + ctx.limits.max_intent_age_ms * _NS_PER_MS
+    deadline = min(intent.expires_ns, ceiling) if intent.expires_ns > 0 else ceiling
+    ahead_ms = (intent.created_ns - ctx.now_ns) / _NS_PER_MS
+    if ahead_ms > ctx.limits.clock_skew_ms:
+        found.add(
+            Reason.STALE_INTENT,
+            f"intent is dated {ahead_ms:.0f} ms in the future > allowed clock skew "
+            f"{ctx.limits.clock_skew_ms} ms",
+        )
+    elif ctx.now_ns > deadline:
+        late_ms = (ctx.now_ns - deadline) / _NS_PER_MS
+        found.add(Reason.STALE_INTENT, f"placement deadline passed {late_ms:.0f} ms ago")
+    return deadline
+
+
+def _check_route(intent: OrderIntent, ctx: RiskContext, reducing: bool, found: _Found) -> None:
+    """The spec's mode decides the venue; without an enabled spec only reductions pass."""
+    if ctx.routes is None or reducing:
+        return
+    route = ctx.routes.get(intent.strategy_id)
+    if route is None:
+        found.add(
+            Reason.UNKNOWN_STRATEGY,
+            f"{intent.strategy_id!r} has no enabled spec; only orders that reduce its position pass",
+        )
+    elif route != intent.venue:
+        found.add(
+            Reason.WRONG_VENUE,
+            f"{intent.strategy_id!r} routes its orders to {route!r}, not {intent.venue!r}",
+        )
 
 
 def _worse(before: Decimal, after: Decimal, cap: Decimal) -> bool:

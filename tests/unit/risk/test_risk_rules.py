@@ -147,11 +147,99 @@ def test_every_failure_is_reported_not_only_the_first() -> None:
 
 
 @pytest.mark.parametrize("purpose", [Purpose.EXIT, Purpose.UNWIND, Purpose.FLATTEN, Purpose.HEDGE])
-def test_reducing_purposes_pass_the_kill_switch_and_daily_loss(purpose: Purpose) -> None:
+def test_a_declared_purpose_alone_passes_neither_the_kill_switch_nor_the_daily_loss(purpose: Purpose) -> None:
+    """The label is the intent speaking about itself: with nothing held, an 'exit' opens a position."""
     ctx = context(kill_switch=True, daily_pnl=D("-99999"))
     verdict = check_intent(intent(purpose=purpose, side=Side.SELL), ctx)
+    assert {"KILL_SWITCH", "DAILY_LOSS"} <= reasons(verdict)
+    assert not verdict.reducing
+
+
+@pytest.mark.parametrize("purpose", [Purpose.EXIT, Purpose.UNWIND, Purpose.FLATTEN, Purpose.CORRECTIVE])
+def test_reductions_pass_the_kill_switch_and_daily_loss_by_the_ledger(purpose: Purpose) -> None:
+    ctx = context(kill_switch=True, daily_pnl=D("-99999"), positions=(position("0.5"),))
+    verdict = check_intent(intent(purpose=purpose, side=Side.SELL, size=D("0.5")), ctx)
     assert verdict.approved, verdict.detail
     assert verdict.reducing
+
+
+def test_an_exit_that_would_flip_the_position_is_refused_under_a_halt() -> None:
+    ctx = context(kill_switch=True, positions=(position("0.5"),))
+    flip = check_intent(intent(purpose=Purpose.EXIT, side=Side.SELL, size=D("0.6")), ctx)
+    assert reasons(flip) == {"KILL_SWITCH"}
+    wrong_way = check_intent(intent(purpose=Purpose.FLATTEN, side=Side.BUY, size=D("0.1")), ctx)
+    assert reasons(wrong_way) == {"KILL_SWITCH"}
+
+
+def test_pending_exits_count_so_two_exits_cannot_flip_a_position_together() -> None:
+    key = PositionKey("s1", VENUE, SPOT)
+    ctx = context(kill_switch=True, positions=(position("0.5"),), pending_sells={key: D("-0.4")})
+    assert check_intent(intent(purpose=Purpose.EXIT, side=Side.SELL, size=D("0.1")), ctx).approved
+    second = check_intent(intent(purpose=Purpose.EXIT, side=Side.SELL, size=D("0.2")), ctx)
+    assert reasons(second) == {"KILL_SWITCH"}
+
+
+def test_a_hedge_passes_a_halt_only_when_its_partner_leg_is_filled() -> None:
+    """Basis-style legs: 0.5 BTC spot bought; the future leg (short) filled 20 of the 50 contracts."""
+    spot_key, fut_key = PositionKey("s1", VENUE, SPOT), PositionKey("s1", VENUE, FUT)
+    entries = {spot_key: D("0.5"), fut_key: D("-50")}
+    hedge = {"purpose": Purpose.HEDGE, "product_id": FUT, "side": Side.SELL, "size": D("30")}
+    hedge |= {"limit_price": None, "order_type": OrderType.MARKET}
+    filled = (position("0.5"), position("-20", product=FUT))
+    ctx = context(kill_switch=True, positions=filled, entries=entries)
+    completes = check_intent(intent(**hedge), ctx)
+    assert completes.approved, completes.detail
+    assert completes.reducing
+    over = check_intent(intent(**(hedge | {"size": D("31")})), ctx)
+    assert reasons(over) == {"KILL_SWITCH"}  # more than the entry asked for is a new position
+    no_partner = context(kill_switch=True, positions=(position("-20", product=FUT),), entries=entries)
+    assert reasons(check_intent(intent(**hedge), no_partner)) == {"KILL_SWITCH"}
+    no_entry = context(kill_switch=True, positions=filled)
+    assert reasons(check_intent(intent(**hedge), no_entry)) == {"KILL_SWITCH"}
+
+
+def test_a_stale_intent_is_refused_and_an_approval_carries_the_deadline() -> None:
+    fresh = check_intent(intent(created_ns=NOW - SEC, expires_ns=NOW + 4 * SEC), context())
+    assert fresh.approved
+    assert fresh.expires_ns == NOW + 4 * SEC
+    ceiling = check_intent(intent(created_ns=NOW - SEC), context())  # no deadline given: 10 s ceiling
+    assert ceiling.expires_ns == NOW + 9 * SEC
+    far = check_intent(intent(created_ns=NOW - SEC, expires_ns=NOW + 3600 * SEC), context())
+    assert far.expires_ns == NOW + 9 * SEC  # an intent cannot outlive risk's ceiling
+    late = check_intent(intent(created_ns=NOW - 6 * SEC, expires_ns=NOW - SEC), context())
+    assert reasons(late) == {"STALE_INTENT"}
+    old = check_intent(intent(created_ns=NOW - 11 * SEC), context())
+    assert reasons(old) == {"STALE_INTENT"}
+    future = check_intent(intent(created_ns=NOW + 2 * SEC), context())
+    assert reasons(future) == {"STALE_INTENT"}
+    assert check_intent(intent(created_ns=NOW + SEC // 2), context()).approved  # within the skew
+
+
+def test_stale_reductions_are_refused_too() -> None:
+    ctx = context(kill_switch=True, positions=(position("0.5"),))
+    verdict = check_intent(intent(side=Side.SELL, created_ns=NOW - 11 * SEC), ctx)
+    assert reasons(verdict) == {"STALE_INTENT"}
+
+
+def test_the_spec_mode_decides_the_venue() -> None:
+    paper = {"s1": "coinbase-paper"}
+    wrong = check_intent(intent(), context(routes=paper))
+    assert reasons(wrong) == {"WRONG_VENUE"}
+    assert check_intent(intent(), context(routes={"s1": VENUE})).approved
+    held = context(routes=paper, positions=(position("0.5"),))
+    assert check_intent(intent(side=Side.SELL, size=D("0.5")), held).approved  # reducing what it holds
+
+
+def test_a_strategy_without_an_enabled_spec_may_only_reduce() -> None:
+    ctx = context(routes={}, positions=(position("0.5"),))
+    assert reasons(check_intent(intent(), ctx)) == {"UNKNOWN_STRATEGY"}
+    assert check_intent(intent(side=Side.SELL, size=D("0.5"), purpose=Purpose.CORRECTIVE), ctx).approved
+
+
+def test_an_intent_must_come_on_its_own_strategy_subject() -> None:
+    mismatch = check_intent(intent(), context(subject_strategy="s2"))
+    assert reasons(mismatch) == {"STRATEGY_MISMATCH"}
+    assert check_intent(intent(), context(subject_strategy="s1")).approved
 
 
 def test_an_order_that_shrinks_the_position_passes_the_kill_switch_whatever_its_purpose() -> None:
@@ -169,7 +257,12 @@ def test_pending_orders_count_towards_position_and_reduction() -> None:
     key = PositionKey("s1", VENUE, SPOT)
     ctx = context(pending={key: D("1.5")})
     assert Reason.MAX_POSITION_NOTIONAL.value in check_intent(intent(), ctx).reasons
-    halted = context(kill_switch=True, positions=(position("0.5"),), pending={key: D("-0.5")})
+    halted = context(
+        kill_switch=True,
+        positions=(position("0.5"),),
+        pending={key: D("-0.5")},
+        pending_sells={key: D("-0.5")},
+    )
     assert not check_intent(intent(side=Side.SELL, size=D("0.1")), halted).approved  # exit already out
 
 
