@@ -3,6 +3,9 @@
 `ALGOPIONEER_EXECUTION__MODE=paper|live` picks the adapter; the paper and live tables are
 `ALGOPIONEER_EXECUTION__PAPER__<FIELD>` and `ALGOPIONEER_EXECUTION__LIVE__<FIELD>`. The venue table is
 shared (`ALGOPIONEER_VENUE__REST_HOST`, `..._CA_FILE`). Keys come from `CoinbaseCredentials` only.
+
+`ALGOPIONEER_VENUE__NAME` is the market (`coinbase`); the mode picks the venue the service serves
+(`served_venue`): the market itself when live, its paper venue (`coinbase-paper`) in paper mode.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import msgspec
 
 from services.execution.coinbase.config import LiveSettings
+from shared import routing
 from shared.config import ServiceSettings, VenueSettings
 
 MODES = ("paper", "live")
@@ -58,7 +62,8 @@ class ExecutionSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unkno
     """The execution service: which adapter, and how the shared order path behaves."""
 
     venue: VenueSettings = msgspec.field(default_factory=VenueSettings)
-    """The venue id used in subjects (`coinbase`) and, for live, where the API is."""
+    """The market (`coinbase`: its market data prices paper fills) and, for live, where the API is.
+    The venue served is `served_venue`."""
     mode: str = "paper"
     """`paper` (simulated fills from bus market data) or `live` (Coinbase Advanced Trade)."""
     paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
@@ -71,11 +76,25 @@ class ExecutionSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unkno
     """Delay before an order whose handling failed is delivered again (NATS nak delay)."""
     ack_wait_s: float = 30.0
     """How long the work queue waits for an ack before it redelivers an order to any replica."""
+    clock_skew_ms: int = 1000
+    """Allowed clock difference between risk's host and execution's: an order is refused as past
+    its deadline only once the local clock is this far beyond `Order.expires_ns`."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        try:
+            routing.execution_venue(self.venue.name, self.mode)
+        except ValueError as exc:
+            raise ValueError(f"venue.name must be a market id such as 'coinbase': {exc}") from None
+        if isinstance(self.clock_skew_ms, bool) or self.clock_skew_ms < 0:
+            raise ValueError("clock_skew_ms must not be negative")
         if self.products_refresh_s <= 0 or self.redelivery_delay_s < 0 or self.ack_wait_s <= 0:
             raise ValueError(
                 "products_refresh_s and ack_wait_s must be positive, redelivery_delay_s not negative"
             )
+
+    @property
+    def served_venue(self) -> str:
+        """The execution venue this service serves: its orders, cancels, fills, events and products."""
+        return routing.execution_venue(self.venue.name, self.mode)

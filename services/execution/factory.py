@@ -1,4 +1,4 @@
-"""The small factory that picks the adapter from `mode` (STYLE #5): the only place that knows both."""
+"""The small factory that picks the adapter from `mode`: the only place that knows both."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from shared.config import CoinbaseCredentials
 def build_adapter(
     settings: ExecutionSettings, bus: Bus, credentials: CoinbaseCredentials | None = None
 ) -> ExecutionAdapter:
-    """`paper` → `PaperAdapter`; `live` → `CoinbaseAdapter` with keys from the environment."""
-    venue = settings.venue.name
+    """`paper` → `PaperAdapter` on the market's paper venue, priced by the market's data;
+    `live` → `CoinbaseAdapter` on the market itself, with keys from the environment."""
+    venue = settings.served_venue
     if settings.mode == "paper":
-        return PaperAdapter(venue, settings.paper, bus)
+        return PaperAdapter(venue, settings.paper, bus, market=settings.venue.name)
     creds = credentials or CoinbaseCredentials.from_environment()
     if creds is None:
         raise FatalVenueError("live mode needs COINBASE_API_KEY and COINBASE_API_SECRET")

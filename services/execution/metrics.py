@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 ORDERS = Counter("execution_orders_total", "Order events published, by status", ["status"])
 ORDER_LATENCY = Histogram(
@@ -15,3 +15,11 @@ REDELIVERED = Counter(
     "execution_redelivered_total", "Redelivered orders, by whether the venue already had them", ["found"]
 )
 VENUE_RETRIES = Counter("execution_venue_retries_total", "Venue calls retried, by error class", ["error"])
+REFUSED = Counter(
+    "execution_orders_refused_total",
+    "Approved orders answered without reaching the venue, by reason (DEADLINE_PASSED, HALTED)",
+    ["reason"],
+)
+EPOCH_FLOOR = Gauge(
+    "execution_epoch_floor", "The newest risk epoch (halt) execution has seen; older approvals are refused"
+)

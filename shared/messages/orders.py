@@ -91,7 +91,7 @@ class Order(Message, frozen=True, kw_only=True):
     execution refuses the order after it (`EXPIRED`, reason `DEADLINE_PASSED`). 0 = none."""
     epoch: int = 0
     """Risk's trading epoch when it approved the order. A halt starts a new epoch; execution
-    refuses an order from an older epoch than the newest it has seen (`REJECTED`, `HALTED`)."""
+    refuses an order from an older epoch than the newest it has seen (`CANCELLED`, `HALTED`)."""
 
     @classmethod
     def from_intent(

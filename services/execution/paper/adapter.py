@@ -3,10 +3,13 @@
 `md.book` levels become the liquidity of a `shared.venue.Venue` (or `md.ticker` top of book while a
 product has no book); market orders walk it, limit orders take what crosses and rest; a new book
 that crosses a resting order, or a public trade through it, fills it as maker. Holds, fees and
-Coinbase's reject reasons come from the same core the exchange simulator uses (STYLE #5).
+Coinbase's reject reasons come from the same core the exchange simulator uses.
 Until a product's first book or ticker has arrived since start, an order for it waits (up to
 `market_wait_s`) and is then nak'd for redelivery, never rejected; meanwhile `/ready` is false.
 One paper venue per account: run a single replica in paper mode (its book lives in memory).
+
+Two ids: `venue` (`coinbase-paper`) is the venue served (orders, records, fills, products, fees),
+`market` (`coinbase`) the one whose market data (`md.*.coinbase.*`) prices the fills.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from services.execution.paper.convert import (
     widen,
 )
 from services.execution.paper.state import PaperAccountState, PaperOrderRecord
-from shared import subjects
+from shared import routing, subjects
 from shared.bus import Bus, Subscription, TypedKV
 from shared.messages import BookLevel, BookUpdate, CancelRequest, Fill, Order, OrderStatus, Ticker, Trade
 from shared.quotes import usable
@@ -58,10 +61,12 @@ class PaperAdapter:
         settings: PaperSettings,
         bus: Bus,
         *,
+        market: str | None = None,
         products: list[Product] | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self.venue = venue
+        self.market = market if market is not None else routing.market_of(venue)
         self.settings = settings
         self._bus = bus
         self._clock = clock
@@ -114,7 +119,7 @@ class PaperAdapter:
         self._orders_kv = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperOrderRecord)
         self._account_kv = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)
         await self._restore()
-        venue, depth = self.venue, 64
+        venue, depth = self.market, 64
         self._subscriptions = [
             await self._bus.subscribe(
                 subjects.book(venue, subjects.ANY), BookUpdate, self._on_book, traced=False, max_pending=depth

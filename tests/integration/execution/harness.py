@@ -1,8 +1,9 @@
 """One contract, two venues: a harness per adapter that scripts the market and inspects the venue.
 
-`PaperHarness` runs the execution service in paper mode on the bus and scripts the market by
-publishing `BookUpdate`/`Trade` messages; `LiveHarness` runs it in live mode against the in-process
-exchange simulator (real SDK, TLS, JWT) and scripts the market through the simulator's control API.
+`PaperHarness` runs the execution service in paper mode on the bus (serving the market's paper
+venue, `<market>-paper`) and scripts the market by publishing `BookUpdate`/`Trade` messages on the
+market's subjects; `LiveHarness` runs it in live mode (serving the market itself) against the
+in-process exchange simulator (real SDK, TLS, JWT) and scripts the market through its control API.
 Both books carry the same fees (Coinbase US Intro: 0.50% maker, 0.90% taker).
 """
 
@@ -21,7 +22,7 @@ from services.execution.coinbase.http import CoinbaseHttp, build_client
 from services.execution.config import ExecutionSettings, PaperSettings
 from services.execution.paper.adapter import PaperAdapter
 from services.execution.service import ExecutionService
-from shared import subjects
+from shared import routing, subjects
 from shared.bus import Bus
 from shared.config import CoinbaseCredentials, NatsSettings, VenueSettings
 from shared.messages import (
@@ -113,7 +114,9 @@ class Harness:
     def __init__(self, bus: Bus, nats_url: str) -> None:
         self.bus = bus
         self.nats_url = nats_url
-        self.venue = f"t{uuid.uuid4().hex[:10]}"
+        self.market = f"t{uuid.uuid4().hex[:10]}"
+        self.venue = routing.execution_venue(self.market, self.kind)
+        """The venue the service serves: approvals, cancels, events and fills use it."""
         self.service: ExecutionService | None = None
         self.recorder = Recorder()
 
@@ -122,7 +125,7 @@ class Harness:
             "nats": NatsSettings(url=self.nats_url),
             "mode": self.kind,
             "redelivery_delay_s": 0.2,
-            "venue": VenueSettings(name=self.venue),
+            "venue": VenueSettings(name=self.market),
         }
         values.update(overrides)
         return ExecutionSettings(**values)
@@ -179,7 +182,7 @@ class PaperHarness(Harness):
     kind = "paper"
 
     def adapter(self, settings: ExecutionSettings) -> PaperAdapter:
-        return PaperAdapter(self.venue, settings.paper, self.bus)
+        return PaperAdapter(self.venue, settings.paper, self.bus, market=self.market)
 
     def settings(self, **overrides: Any) -> ExecutionSettings:
         overrides.setdefault("paper", PaperSettings(initial_balances=BALANCES))
@@ -196,7 +199,7 @@ class PaperHarness(Harness):
         before = self.paper.book_updates
         now = time.time_ns()
         update = BookUpdate(
-            venue=self.venue,
+            venue=self.market,
             product_id=product_id,
             bids=tuple(BookLevel(price=p, size=s) for p, s in levels(bids)),
             asks=tuple(BookLevel(price=p, size=s) for p, s in levels(asks)),
@@ -205,13 +208,13 @@ class PaperHarness(Harness):
             receive_time_ns=now,
             sequence=0,
         )
-        await self.bus.publish(subjects.book(self.venue, product_id), update, traced=False)
+        await self.bus.publish(subjects.book(self.market, product_id), update, traced=False)
         await eventually(lambda: self.paper.book_updates > before, what="paper book applied")
 
     async def trade(self, product_id: str, side: Side, size: str, price: str) -> None:
         now = time.time_ns()
         trade = Trade(
-            venue=self.venue,
+            venue=self.market,
             product_id=product_id,
             trade_id=uuid.uuid4().hex,
             price=Decimal(price),
@@ -220,7 +223,7 @@ class PaperHarness(Harness):
             exchange_time_ns=now,
             receive_time_ns=now,
         )
-        await self.bus.publish(subjects.trade(self.venue, product_id), trade, traced=False)
+        await self.bus.publish(subjects.trade(self.market, product_id), trade, traced=False)
 
     def venue_orders(self, coid: str) -> int:
         engine = self.paper.engine
@@ -251,7 +254,7 @@ class LiveHarness(Harness):
         overrides.setdefault(
             "venue",
             VenueSettings(
-                name=self.venue,
+                name=self.market,
                 rest_host=self.sim.rest_host,
                 ca_file=self.sim.ca_path,
                 ws_url=self.sim.ws_url,

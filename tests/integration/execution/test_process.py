@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 
 from shared import subjects
 from shared.bus import Bus
-from shared.messages import BookLevel, BookUpdate, OrderStatus
+from shared.messages import BookLevel, BookUpdate, OrderStatus, ServiceHeartbeat
 from shared.risk.products import ProductInfo
 from shared.testing import eventually, free_port
 
@@ -43,12 +44,13 @@ def start(env_extra: dict[str, str]) -> subprocess.Popen[str]:
 
 
 async def test_paper_mode_process_publishes_products_and_fills_orders(bus: Bus, nats_url: str) -> None:
-    venue = f"p{uuid.uuid4().hex[:10]}"
+    market = f"p{uuid.uuid4().hex[:10]}"
+    venue = f"{market}-paper"  # the paper route of the market: it fills on the market's data
     proc = start(
         {
             "NATS_URL": nats_url,
             "ALGOPIONEER_EXECUTION__MODE": "paper",
-            "ALGOPIONEER_VENUE__NAME": venue,
+            "ALGOPIONEER_VENUE__NAME": market,
             "ALGOPIONEER_HTTP__PORT": str(free_port()),
         }
     )
@@ -65,7 +67,7 @@ async def test_paper_mode_process_publishes_products_and_fills_orders(bus: Bus, 
         recorder = await Recorder().start(bus, venue)
         now = time.time_ns()
         book = BookUpdate(
-            venue=venue,
+            venue=market,
             product_id="BTC-USD",
             bids=(BookLevel(price=Decimal(99), size=Decimal(1)),),
             asks=(BookLevel(price=Decimal(100), size=Decimal(1)),),
@@ -77,13 +79,27 @@ async def test_paper_mode_process_publishes_products_and_fills_orders(bus: Bus, 
         order = make_order(venue, size=Decimal("0.01"))
 
         async def filled() -> bool:
-            await bus.publish(subjects.book(venue, "BTC-USD"), book, traced=False)  # until it has a book
+            await bus.publish(subjects.book(market, "BTC-USD"), book, traced=False)  # until it has a book
             if not recorder.statuses(order.client_order_id):
                 await bus.publish_durable(subjects.approved(venue), order, msg_id=order.client_order_id)
             return OrderStatus.FILLED in recorder.statuses(order.client_order_id)
 
         await eventually(filled, timeout_s=10, interval_s=0.2, what="paper fill")
         assert recorder.fills_of(order.client_order_id)[0].fee == Decimal("0.009")  # 0.01 · 100 · 0.9%
+
+        beats = await bus.kv(subjects.KV_SERVICES, ServiceHeartbeat)
+
+        async def route() -> dict[str, object] | None:
+            for key in await beats.keys():
+                entry = await beats.get(key)
+                if entry is not None and entry.value.instance.endswith(f"-{proc.pid}"):
+                    details: dict[str, object] = json.loads(entry.value.details_json)["execution"]
+                    return details
+            return None
+
+        served = await eventually(route, timeout_s=10, what="the heartbeat names the route")
+        assert served is not None
+        assert (served["mode"], served["venue"], served["market"]) == ("paper", venue, market)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
