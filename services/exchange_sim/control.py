@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.exchange_sim.faults import AfterAcceptFault, RestFault
+from services.exchange_sim.faults import AfterAcceptFault, LateFillsFault, RestFault
 from services.exchange_sim.feed import PriceFeed
 from services.exchange_sim.http_util import bad_request, json_body, json_response
 from services.exchange_sim.state import SimState
@@ -67,6 +67,15 @@ class SimControl:
     def cancel_race(self, count: int = 1) -> None:
         """Next `count` cancels of resting orders report success, but the order fills instead."""
         self.state.faults.cancel_races += count
+
+    def late_fills(self, *, delay_s: float = 5.0, count: int = 1) -> None:
+        """The venue's next `count` fills appear in `GET /orders/historical/fills` only `delay_s`
+        after they happened; their orders (REST and the user channel) show them filled at once."""
+        if delay_s < 0 or count < 1:
+            raise ValueError("late_fills needs delay_s >= 0 and count >= 1")
+        fills = self.state.venue.fills
+        first = fills[-1].sequence + 1 if fills else 1  # the venue numbers fills as they happen
+        self.state.faults.late_fills.append(LateFillsFault(first, count, delay_s))
 
     # WS faults
     def ws_gap(self, skip: int = 1) -> None:
@@ -212,6 +221,8 @@ class SimControl:
             self.set_duplicate_mode(str(b["mode"]))
         elif name == "cancel_race":
             self.cancel_race(int(b.get("count", 1)))
+        elif name == "late_fills":
+            self.late_fills(delay_s=float(b.get("delay_s", 5)), count=int(b.get("count", 1)))
         elif name == "ws_gap":
             self.ws_gap(int(b.get("skip", 1)))
         elif name == "ws_out_of_order":

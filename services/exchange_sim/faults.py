@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shared.venue import Fill
+
 
 @dataclass
 class RestFault:
@@ -23,6 +25,21 @@ class AfterAcceptFault:
     mode: str = "500"  # "500" | "503" | "timeout"
     remaining: int = 1
     delay_s: float = 5.0
+
+
+@dataclass
+class LateFillsFault:
+    """The venue's fills numbered `first` .. `first + count - 1` (their `sequence`) stay out of the
+    fills listing until `delay_s` after they happened, while their orders already show them filled."""
+
+    first: int
+    count: int = 1
+    delay_s: float = 5.0
+
+    def hides(self, fill: Fill, now_ns: int) -> bool:
+        """True while this fill is still held back."""
+        shown_ns = fill.time_ns + int(self.delay_s * 1_000_000_000)
+        return self.first <= fill.sequence < self.first + self.count and now_ns < shown_ns
 
 
 @dataclass
@@ -56,6 +73,7 @@ class Faults:
     heartbeats_paused: bool = False
     oversize_l2_bytes: int = 0
     cancel_races: int = 0
+    late_fills: list[LateFillsFault] = field(default_factory=list)
 
     def reset(self) -> None:
         """Back to a healthy venue."""
@@ -66,6 +84,11 @@ class Faults:
         self.heartbeats_paused = False
         self.oversize_l2_bytes = 0
         self.cancel_races = 0
+        self.late_fills.clear()
+
+    def shown(self, fill: Fill, now_ns: int) -> bool:
+        """False while a late-fills fault holds this fill back from the fills listing."""
+        return not any(fault.hides(fill, now_ns) for fault in self.late_fills)
 
     def take_rest(self, path: str) -> RestFault | None:
         """The REST fault that applies to this request, consuming one use."""

@@ -209,10 +209,12 @@ class OrderRoutes:
         order_ids = set(query_list(request, "order_ids"))
         trade_ids = set(query_list(request, "trade_ids"))
         products = set(query_list(request, "product_ids"))
+        now = self.state.now_ns()
         fills = [
             f
             for f in reversed(self.state.venue.fills)
             if f.account_id == self.state.account_id
+            and self.state.faults.shown(f, now)
             and (not order_ids or f.order_id in order_ids)
             and (not trade_ids or f.trade_id in trade_ids)
             and (not products or f.product_id in products)

@@ -138,6 +138,25 @@ def test_cancel_race_reports_success_but_order_fills(sim: SimHandle) -> None:
     assert client.get_order(order_id).order.status == "FILLED"
 
 
+def test_late_fills_are_listed_after_their_order_is_done(sim: SimHandle) -> None:
+    sim.control("book", product_id="LTC-USD", bids=[["80.00", "10"]], asks=[["90.00", "1"], ["91.00", "10"]])
+    sim.control("late_fills", delay_s=1.0, count=1)
+    client = sim.rest()
+    resp = client.market_order_buy(client_order_id=coid(), product_id="LTC-USD", base_size="2")
+    order_id = resp.success_response["order_id"]
+    order = client.get_order(order_id).order
+    assert (order.status, order.filled_size, order.number_of_fills) == ("FILLED", "2", "2")
+    # Only the first of the order's two fills is held back; the second is listed at once.
+    listed = client.get_fills(order_ids=[order_id]).fills
+    assert [(f.price, f.size) for f in listed] == [("91", "1")]
+    both = eventually(lambda: [f for f in client.get_fills(order_ids=[order_id]).fills if f.price == "90"])
+    late = both[0]
+    assert late.sequence_timestamp == late.trade_time  # stamped when it happened, not when listed
+    assert late.sequence_timestamp <= listed[0].sequence_timestamp
+    assert len(client.get_fills(order_ids=[order_id]).fills) == 2
+    assert sim.raw("POST", "/_sim/late_fills", json={"count": 0}).status_code == 400
+
+
 def test_control_state_and_unknown_action(sim: SimHandle) -> None:
     state = sim.raw("GET", "/_sim/state").json()
     assert "USD" in state["balances"]

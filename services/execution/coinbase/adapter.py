@@ -83,7 +83,14 @@ class CoinbaseAdapter:
         """Load records and the fills cursor, catch up open orders, start fill polling and the WS trigger."""
         self.store = OrderStore(await self._bus.kv(subjects.KV_EXEC_STATE, LiveOrderRecord), self.venue)
         await self.store.load()
-        self._tracker = OrderTracker(self.http, self.store, sink, self.settings.fills_page_size, self._clock)
+        self._tracker = OrderTracker(
+            self.http,
+            self.store,
+            sink,
+            self.settings.fills_page_size,
+            self._clock,
+            late_fill_wait_s=self.settings.late_fill_wait_s,
+        )
         cursor_kv = await self._bus.kv(subjects.KV_EXEC_STATE, FillsCursor)
         self.poller = FillPoller(self.http, cursor_kv, self.venue, self.settings, self._tracker.on_fills)
         await self.poller.load()
@@ -95,6 +102,10 @@ class CoinbaseAdapter:
             asyncio.create_task(self.poller.run(), name=f"execution-fills-{self.venue}"),
             asyncio.create_task(
                 tracker.run_syncs(self.settings.open_orders_sync_s), name=f"execution-syncs-{self.venue}"
+            ),
+            asyncio.create_task(
+                tracker.run_late_fill_checks(self.settings.late_fill_recheck_s),
+                name=f"execution-late-fills-{self.venue}",
             ),
         ]
         if self._user_channel is not None and self.settings.ws_user:

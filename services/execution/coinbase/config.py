@@ -26,6 +26,17 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """Fills per page (the venue's default is 100)."""
     fills_initial_lookback_s: float = 3600.0
     """With no cursor in KV yet, fills this old are still examined (de-duplicated by trade id)."""
+    fills_overlap_s: float = 60.0
+    """Every poll re-reads fills this far behind the cursor: a fill the venue lists late (with its
+    original, older timestamp) is still found; trade ids already handled are skipped."""
+    fills_seen_max: int = 10_000
+    """How many handled trade ids the poller remembers to skip in the overlap window."""
+    late_fill_recheck_s: float = 1.0
+    """How often an order the venue reports done, but whose listed fills fall short of its filled
+    size, has its fills re-read."""
+    late_fill_wait_s: float = 300.0
+    """How long such an order is held open waiting for its fills; then its final status is reported
+    with the fills seen, an error is logged and reconciliation settles the rest."""
     order_lookback_s: float = 86400.0
     """How far back `list_orders` searches for a `client_order_id` before re-placing an order."""
     open_orders_sync_s: float = 30.0
@@ -50,5 +61,9 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             raise ValueError("retry_base_s must be positive and at most retry_max_s")
         if self.ws_heartbeat_timeout_s <= 0 or not 0 < self.ws_reconnect_base_s <= self.ws_reconnect_max_s:
             raise ValueError("ws_heartbeat_timeout_s must be positive, ws_reconnect_base_s within (0, max]")
+        if self.fills_overlap_s < 0 or self.fills_seen_max < 1:
+            raise ValueError("fills_overlap_s must not be negative and fills_seen_max must be at least 1")
+        if self.late_fill_recheck_s <= 0 or self.late_fill_wait_s < 0:
+            raise ValueError("late_fill_recheck_s must be positive and late_fill_wait_s not negative")
         if self.rate_limit_per_s <= 0 or not 1 <= self.fills_page_size <= 1000:
             raise ValueError("rate_limit_per_s must be positive and fills_page_size within 1..1000")

@@ -3,6 +3,12 @@
 Both the placer and the fill poller funnel through here, under a per-order lock, so whichever learns
 of an acceptance or a fill first reports it and the other finds nothing left to say. Fills are taken
 from REST (the authoritative record) and de-duplicated by trade id in the order's record.
+
+The venue may report an order done (FILLED, or CANCELLED after a partial fill) before it lists all of
+its fills. Such an order is held open, and its fills re-read every `late_fill_recheck_s`, until the
+listed fills add up to the venue's filled size or `late_fill_wait_s` passes; then its final status
+goes out with the fills seen and reconciliation settles the rest. A fill that turns up for an order
+already reported done is still published: being done never drops a fill.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from services.execution.adapter import ReportSink, make_event
 from services.execution.coinbase import constants as c
 from services.execution.coinbase import parse
 from services.execution.coinbase.http import CoinbaseHttp
-from services.execution.coinbase.state import LiveOrderRecord, OrderStore
+from services.execution.coinbase.state import ZERO, LiveOrderRecord, OrderStore
 from services.execution.errors import ExecutionError
 from shared.coinbase.schemas import GetOrderResponse, ListFillsResponse, RestFill, UserOrder
 from shared.messages import Order, OrderStatus
@@ -38,12 +44,16 @@ class OrderTracker:
         sink: ReportSink,
         page_size: int,
         clock: Callable[[], int],
+        *,
+        late_fill_wait_s: float = 300.0,
     ) -> None:
         self.http = http
         self.store = store
         self.sink = sink
         self._page_size = page_size
         self._clock = clock
+        self._late_wait_ns = int(late_fill_wait_s * 1e9)
+        self._late: dict[str, int] = {}  # done at the venue, fills not all listed: coid -> give-up time
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._pending: set[str] = set()
         self._wake = asyncio.Event()
@@ -99,7 +109,8 @@ class OrderTracker:
                     record, OrderStatus.UNKNOWN, "venue order does not match the approved order"
                 )
                 return await self.store.put(record)
-            if fills is None and parse.dec(raw.filled_size, "filled_size") > record.filled_size:
+            venue_filled = parse.dec(raw.filled_size, "filled_size")
+            if fills is None and venue_filled > record.filled_size:
                 fills = await self._order_fills(record.venue_order_id)
             changed = False
             # Pages list newest first: reverse, then a stable sort keeps same-instant fills in venue order.
@@ -118,8 +129,11 @@ class OrderTracker:
                 )
                 changed = True
             status = parse.order_status(raw, record.filled_size)
-            if status is OrderStatus.FILLED and record.filled_size < record.order.size:
-                status = OrderStatus.PARTIALLY_FILLED  # the fill list lags the order: wait for it
+            # FILLED means the whole order, whatever a lagging filled_size says.
+            expected = max(venue_filled, record.order.size) if status is OrderStatus.FILLED else venue_filled
+            if status.is_terminal and self._awaits_fills(record, expected):
+                # Done at the venue, but the fill list lags the order: stay open until it catches up.
+                status = OrderStatus.PARTIALLY_FILLED if record.filled_size > ZERO else OrderStatus.ACCEPTED
             reason = raw.cancel_message if status is OrderStatus.CANCELLED else raw.reject_message
             if changed or status is not record.status or force:
                 # Report first, persist second: if the report is lost, the next sync finds the
@@ -128,6 +142,42 @@ class OrderTracker:
                 await self.report(record, status, reason)
                 await self.store.put(record)
             return record
+
+    def _awaits_fills(self, record: LiveOrderRecord, venue_filled: Decimal) -> bool:
+        """True while an order the venue reports done lists fewer fills than `venue_filled` and the
+        wait has not run out (an order already reported done is never reopened)."""
+        coid = record.order.client_order_id
+        if record.filled_size >= venue_filled or (record.status is not None and record.status.is_terminal):
+            self._late.pop(coid, None)
+            return False
+        now = self._clock()
+        give_up = self._late.setdefault(coid, now + self._late_wait_ns)
+        if now < give_up:
+            return True
+        del self._late[coid]
+        _log.error(
+            "late_fills_missing",
+            client_order_id=coid,
+            venue_order_id=record.venue_order_id,
+            venue_filled=str(venue_filled),
+            booked=str(record.filled_size),
+        )
+        return False
+
+    @property
+    def awaiting_fills(self) -> frozenset[str]:
+        """Orders done at the venue whose fills are not all listed yet (re-read until they are)."""
+        return frozenset(self._late)
+
+    async def run_late_fill_checks(self, every_s: float) -> None:
+        """Every `every_s`, re-read the orders still waiting for fills the venue has not listed."""
+        while True:
+            await asyncio.sleep(every_s)
+            for coid in list(self._late):
+                try:
+                    await self.sync(coid)
+                except ExecutionError as exc:
+                    _log.warning("late_fill_check_failed", client_order_id=coid, error=str(exc))
 
     async def _order_fills(self, venue_order_id: str) -> list[RestFill]:
         out: list[RestFill] = []

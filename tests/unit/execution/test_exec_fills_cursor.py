@@ -1,8 +1,9 @@
-"""The fills cursor: a high-water mark plus the trade ids at it, so nothing is missed or repeated."""
+"""The fills cursor: a high-water mark plus the trade ids at it, and an overlap window behind it for
+fills the venue lists late, so nothing is missed or repeated."""
 
 from __future__ import annotations
 
-from services.execution.coinbase.fills import FillsCursor, advance, is_new
+from services.execution.coinbase.fills import FillsCursor, SeenTrades, advance, in_window, is_new
 from services.execution.coinbase.schemas import RestFill
 
 
@@ -34,3 +35,23 @@ def test_advance_never_moves_backwards() -> None:
 def test_timestamps_fall_back_to_trade_time() -> None:
     raw = RestFill(trade_id="t", order_id="o", price="1", size="1", trade_time="2026-11-24T10:00:00Z")
     assert is_new(FillsCursor(sequence_ns=0), raw)
+
+
+def test_the_overlap_window_reaches_behind_the_mark() -> None:
+    cursor = advance(FillsCursor(sequence_ns=0), [fill("newest", 30)])
+    late = fill("late", 5)  # happened 25 s before the mark, listed only now
+    assert not is_new(cursor, late)  # the mark alone would skip it for good
+    assert in_window(cursor, late, overlap_ns=60 * 10**9)
+    assert not in_window(cursor, late, overlap_ns=10 * 10**9)
+    assert in_window(cursor, fill("next", 31), overlap_ns=0)
+    assert not in_window(cursor, late, overlap_ns=0)
+
+
+def test_seen_trades_forget_the_oldest_beyond_the_limit() -> None:
+    seen = SeenTrades(3)
+    seen.add(["a", "b", "c"])
+    seen.add(["a"])  # seen again: now the newest
+    seen.add(["d"])
+    assert "b" not in seen
+    assert all(t in seen for t in ("a", "c", "d"))
+    assert len(seen) == 3
