@@ -51,7 +51,7 @@ def register(app: typer.Typer) -> None:
     @app.command(
         help="Services, feed health, strategy instances (owner, state, position), breaker, kill switch, PnL."
         '\n\n--json prints: {"services": [{service, instance, ready, checks, age_s, details}],'
-        ' "feeds": [FeedStatus], "instances": [{id, kind, products, mode, enabled, owner, state,'
+        ' "feeds": [FeedStatus], "instances": [{id, kind, products, mode, venue, enabled, owner, state,'
         ' position, last_signal, detail}], "risk": RiskState, "pnl": {total, realized, unrealized,'
         ' fees, by_strategy, by_product, positions}, "recent_orders": [...], "recent_fills": [...]}'
         " (Decimals as strings).\n\nExample: algopioneer status --json"

@@ -15,17 +15,17 @@ from rich.console import Console
 from rich.table import Table
 
 from services.cli.stack_client import connect
-from services.cli.view import StackView, num
-from shared import codec, subjects
+from services.cli.view import StackView, mode_label, num
+from shared import codec, routing, subjects
 from shared.bus import Bus
 from shared.messages import Fill, Position
 
 ZERO = Decimal(0)
 KIND_NAMES = {"ma_crossover": "ma-crossover", "basis": "basis", "pairs": "pairs"}
-JSON_SHAPE = """{"strategies": [{"id", "type" (ma-crossover|basis|pairs), "state", "owner",
-"positions": [{"product_id", "size", "avg_price"}], "num_fills", "realized_pnl", "unrealized_pnl",
-"fees"}], "portfolio": {"realized_pnl", "unrealized_pnl", "fees", "gross_exposure"}} — Decimals as
-strings."""
+JSON_SHAPE = """{"strategies": [{"id", "type" (ma-crossover|basis|pairs), "mode" (paper|live),
+"venue" (where its orders go), "state", "owner", "positions": [{"product_id", "size", "avg_price"}],
+"num_fills", "realized_pnl", "unrealized_pnl", "fees"}], "portfolio": {"realized_pnl",
+"unrealized_pnl", "fees", "gross_exposure"}} — Decimals as strings."""
 
 
 def build_report(positions: list[Position], view: StackView, fill_counts: dict[str, int]) -> dict[str, Any]:
@@ -36,12 +36,17 @@ def build_report(positions: list[Position], view: StackView, fill_counts: dict[s
     instances = {i["id"]: i for i in view.to_json()["instances"]}
     strategies = []
     for sid in sorted(set(by_strategy) | set(instances) | set(fill_counts)):
-        rows = sorted(by_strategy.get(sid, []), key=lambda p: p.product_id)
+        rows = sorted(by_strategy.get(sid, []), key=lambda p: (p.product_id, p.venue))
         instance = instances.get(sid, {})
+        # A strategy without a spec (stopped) still shows where its positions are held.
+        venue = instance.get("venue") or ", ".join(sorted({p.venue for p in rows}))
+        mode = instance.get("mode") or ", ".join(sorted({routing.mode_of(p.venue) for p in rows}))
         strategies.append(
             {
                 "id": sid,
                 "type": KIND_NAMES.get(instance.get("kind", ""), instance.get("kind", "")),
+                "mode": mode,
+                "venue": venue,
                 "state": instance.get("state", ""),
                 "owner": instance.get("owner", ""),
                 "positions": [
@@ -114,6 +119,7 @@ def register(app: typer.Typer) -> None:
         table = Table(
             "strategy",
             "type",
+            "mode",
             "state",
             "product",
             "size",
@@ -130,6 +136,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(
                     s["id"] if first else "",
                     s["type"] if first else "",
+                    mode_label(s["mode"], s["venue"]) if first else "",
                     s["state"] if first else "",
                     p["product_id"],
                     num(Decimal(p["size"])) if p["size"] else "",

@@ -7,6 +7,7 @@ talk to the risk service by request/reply; nothing runs in-process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from typing import Annotated
 import msgspec
 import typer
 
+from services.cli.executions import missing_execution, running_venues
 from services.cli.stack_client import connect, fail
 from shared import subjects
 from shared.config import field_of
@@ -24,7 +26,13 @@ from shared.messages import (
     StrategySpec,
 )
 
-PaperFlag = Annotated[bool, typer.Option("--paper/--live", help="Paper (default) or live trading.")]
+PaperFlag = Annotated[
+    bool,
+    typer.Option(
+        "--paper/--live",
+        help="Paper (default) or live trading; refused unless an execution of that mode is running.",
+    ),
+]
 IdOption = Annotated[str, typer.Option("--id", help="Instance id; derived from the products when omitted.")]
 
 
@@ -42,8 +50,23 @@ def _spec(spec_id: str, params: object, paper: bool) -> StrategySpec:
 
 
 async def _put_specs(specs: list[StrategySpec]) -> None:
+    """Write the specs, unless one would route orders to a venue no execution serves, or would
+    switch a stored instance between paper and live (its positions belong to the old venue)."""
     async with connect() as bus:
+        served = await running_venues(bus)
+        for venue in sorted({s.order_venue for s in specs}):
+            if venue not in served:
+                raise fail(missing_execution(venue))
         kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+        for spec in specs:
+            with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                entry = await kv.get(spec.id)
+                if entry is not None and entry.value.order_venue != spec.order_venue:
+                    old = entry.value
+                    raise fail(
+                        f"instance {spec.id} trades {old.mode.value} ({old.order_venue}): stop it first"
+                        f" (`algopioneer stop {spec.id}`) or use another --id"
+                    )
         for spec in specs:
             await kv.put(spec.id, spec)
 
@@ -52,7 +75,8 @@ def _start(specs: list[StrategySpec]) -> None:
     asyncio.run(_put_specs(specs))
     for spec in specs:
         typer.echo(
-            f"started {spec.kind} instance {spec.id} ({spec.mode.value}) on {', '.join(spec.products)}"
+            f"started {spec.kind} instance {spec.id} ({spec.mode.value}, orders to {spec.order_venue})"
+            f" on {', '.join(spec.products)}"
         )
 
 

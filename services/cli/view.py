@@ -116,6 +116,7 @@ class StackView:
                     "kind": spec.kind if spec else (status.kind if status else ""),
                     "products": list(spec.products) if spec else [],
                     "mode": spec.mode.value if spec else "",
+                    "venue": spec.order_venue if spec else "",
                     "enabled": spec.enabled if spec else False,
                     "owner": status.worker_id if status else self.owners.get(sid, ""),
                     "state": status.state if status else _unreported(sid in self.owners, spec),
@@ -163,11 +164,20 @@ class StackView:
                 f.get("reason", ""),
             )
         instances = Table(
-            "id", "kind", "state", "owner", "position", "last signal", title="strategy instances", expand=True
+            "id",
+            "kind",
+            "mode",
+            "state",
+            "owner",
+            "position",
+            "last signal",
+            title="strategy instances",
+            expand=True,
         )
         for i in data["instances"]:
             position = ", ".join(f"{p} {num(Decimal(q))}" for p, q in i["position"].items())
-            instances.add_row(i["id"], i["kind"], i["state"], i["owner"], position, i["last_signal"])
+            mode = mode_label(i["mode"], i["venue"])
+            instances.add_row(i["id"], i["kind"], mode, i["state"], i["owner"], position, i["last_signal"])
         risk = self.risk
         risk_line = (
             f"kill switch: {'ON — ' + risk.kill_reason if risk.kill_switch else 'off'}   breaker: {risk.breaker.value}"
@@ -218,6 +228,14 @@ def _unreported(leased: bool, spec: StrategySpec | None) -> str:
     if not spec.enabled:
         return "disabled"
     return "running" if leased else "unassigned"
+
+
+def mode_label(mode: str, venue: str) -> str:
+    """Paper or LIVE (loud: real money) and where the orders go, e.g. `paper (coinbase-paper)`."""
+    if not mode:
+        return ""
+    shown = mode.upper() if mode == "live" else mode
+    return f"{shown} ({venue})" if venue else shown
 
 
 def _yes(flag: bool) -> str:

@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link
 
 from services.strategy import metrics
-from shared import subjects
+from shared import routing, subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.strategy import StrategySpec
@@ -68,9 +68,13 @@ def events_durable(strategy_id: str) -> str:
     return f"strategy-{strategy_id}-events"
 
 
-def fills_durable(strategy_id: str) -> str:
-    """Durable consumer name of an instance's fills."""
-    return f"strategy-{strategy_id}-fills"
+def fills_durable(strategy_id: str, venue: str) -> str:
+    """Durable consumer name of an instance's fills on one execution venue. The venue is part of
+    the name because an existing durable keeps the filter it was created with: an instance whose
+    mode changed must not go on listening to the fills of its old venue. A live venue keeps the
+    name its durable always had: a new durable replays the stream, which would apply old fills twice."""
+    name = f"strategy-{strategy_id}-fills"
+    return name if routing.mode_of(venue) == routing.LIVE else f"{name}-{subjects.token(venue)}"
 
 
 def decisions_durable(strategy_id: str) -> str:
@@ -87,7 +91,8 @@ async def start_consumers(
     on_fill: Callable[[Fill, DeliveryInfo], Awaitable[None]],
     on_decision: Callable[[RiskDecision, DeliveryInfo], Awaitable[None]],
 ) -> list[Consumer]:
-    """One durable for the instance's order events, one for its products' fills, one for risk's
+    """One durable for the instance's order events, one for its products' fills on its order venue
+    (where its orders fill: fills of the same products on another venue are not its own), one for risk's
     decisions (a refused order never gets an order event: the refusal is its only outcome).
     Durables outlive the worker: a new owner resumes at the ack floor, so nothing is lost or
     applied twice (fills are de-duplicated by trade id as well).
@@ -103,9 +108,9 @@ async def start_consumers(
     )
     fills = await bus.consume(
         stream=subjects.STREAM_FILLS,
-        durable=fills_durable(spec.id),
-        subject=subjects.fill(spec.venue, products[0]),
-        extra_subjects=tuple(subjects.fill(spec.venue, p) for p in products[1:]),
+        durable=fills_durable(spec.id, spec.order_venue),
+        subject=subjects.fill(spec.order_venue, products[0]),
+        extra_subjects=tuple(subjects.fill(spec.order_venue, p) for p in products[1:]),
         message_type=Fill,
         handler=on_fill,
         ack_wait_s=ack_wait_s,

@@ -273,13 +273,14 @@ class Instance:
             worker_id=self.host.worker_id,
             saved_ns=time.time_ns(),
             unsent=self._unsent,
+            order_venue=self.spec.order_venue,
         )
         return self.engine.snapshot_into(base)
 
     async def _refresh_fees(self) -> None:
         """Apply the venue's current fee tier (KV `fee_rates`); an unreadable one keeps the last."""
         try:
-            fees = await load_fee_rates(self.bus, self.spec.venue)
+            fees = await load_fee_rates(self.bus, self.spec.order_venue)
         except (nats.errors.Error, TimeoutError, msgspec.DecodeError, msgspec.ValidationError) as exc:
             _log.warning("fee_rates_unreadable", strategy_id=self.sid, error=str(exc))
             return

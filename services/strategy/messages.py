@@ -85,7 +85,8 @@ class InstanceSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """An instance's whole state. `unsent` are intents recorded before publishing: a new owner
     publishes them again (the INTENTS stream de-duplicates by client order id), so a crash between
     deciding and publishing loses nothing and repeats nothing. `retired` keeps only the order
-    sequence of a deleted spec, so a re-created spec never reuses a client order id."""
+    sequence of a deleted spec, so a re-created spec never reuses a client order id.
+    `order_venue` is where its orders went: positions and open orders are facts of that venue only."""
 
     strategy_id: str
     params: StrategyParams
@@ -97,6 +98,8 @@ class InstanceSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     unsent: tuple[OrderIntent, ...] = ()
     retired: bool = False
     halted: str = ""
+    order_venue: str = ""
+    """The execution venue of the orders and positions above ('' when saved before it was kept)."""
 
     @property
     def next_seq(self) -> int:
@@ -106,6 +109,20 @@ class InstanceSnapshot(msgspec.Struct, frozen=True, kw_only=True):
         if self.dual is not None:
             return self.dual.machine.next_seq
         return 1
+
+    def retired_copy(self, worker_id: str, saved_ns: int) -> InstanceSnapshot:
+        """Only the order sequence (and params) of this snapshot: what a deleted spec, or a spec
+        whose orders now go to another venue, may keep."""
+        book = type(self.ma_book)(next_seq=self.ma_book.next_seq) if self.ma_book is not None else None
+        return InstanceSnapshot(
+            strategy_id=self.strategy_id,
+            params=self.params,
+            worker_id=worker_id,
+            saved_ns=saved_ns,
+            ma_book=book,
+            dual=self.dual,
+            retired=True,
+        )
 
 
 class CommandAction(enum.StrEnum):

@@ -1,5 +1,9 @@
 """Order requests → `OrderIntent`s: rounded to the product's grid *before* sending, deterministic
 client order ids, market IOC by default (the dual-leg machine prices nothing: it needs fills now).
+
+An intent goes to the spec's order venue (its mode decides paper or live, never the market it
+watches) and carries a placement deadline `order_ttl_ms` after the decision, so an intent sent
+again after a restart is refused once its prices are old.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ def build_intent(
         strategy_id=spec.id,
         intent_seq=req.seq,
         leg=req.leg,
-        venue=spec.venue,
+        venue=spec.order_venue,
         product_id=product,
         side=req.side,
         order_type=OrderType.MARKET,
@@ -49,5 +53,6 @@ def build_intent(
         purpose=req.purpose,
         reference_price=reference,
         created_ns=now_ns,
+        expires_ns=now_ns + spec.order_ttl_ms * 1_000_000,
         reason=req.reason,
     )

@@ -151,14 +151,27 @@ class Slot:
             await self._idle()
             return
         self._restart_asked = False
+        if snap is not None and not snap.retired and snap.order_venue not in ("", spec.order_venue):
+            # The mode changed: what the snapshot holds happened on the other venue. The instance
+            # starts flat on its new venue and only its order sequence carries over.
+            _log.warning(
+                "order_venue_changed",
+                strategy_id=self.sid,
+                old=snap.order_venue,
+                new=spec.order_venue,
+                dropped_unsent=len(snap.unsent),
+            )
+            snap = snap.retired_copy(self.worker_id, time.time_ns())
         infos, missing = await load_products(self.ctx.bus, spec)
         while missing and not self._stopping and not self._changed.is_set():
-            await self._set("waiting_products", f"no trading rules in KV products for {missing}")
+            await self._set(
+                "waiting_products", f"no trading rules in KV products for {missing} on {spec.order_venue}"
+            )
             await self._idle(self.ctx.settings.product_retry_s)
             infos, missing = await load_products(self.ctx.bus, spec)
         if missing:
             return
-        fees = await load_fee_rates(self.ctx.bus, spec.venue)
+        fees = await load_fee_rates(self.ctx.bus, spec.order_venue)
         engine, warm = build_engine(spec, infos, self.ctx.settings, snap, fees)
         if not warm:
             history = await fetch_history(self.ctx.bus, spec, self.ctx.settings.warmup_timeout_s)
@@ -255,16 +268,7 @@ class Slot:
                 await self._load_snapshot()
             entry = await self.ctx.snapshots.get(snapshot_key(self.sid))
             if entry is not None and not entry.value.retired:
-                old = entry.value
-                retired = InstanceSnapshot(
-                    strategy_id=old.strategy_id,
-                    params=old.params,
-                    worker_id=self.worker_id,
-                    saved_ns=time.time_ns(),
-                    ma_book=type(old.ma_book)(next_seq=old.next_seq) if old.ma_book is not None else None,
-                    dual=old.dual,
-                    retired=True,
-                )
+                retired = entry.value.retired_copy(self.worker_id, time.time_ns())
                 await self.ctx.snapshots.update(snapshot_key(self.sid), retired, last=entry.revision)
 
     async def publish_status(self, state: str, detail: str = "") -> None:

@@ -26,12 +26,13 @@ _GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)
 
 
 async def load_products(bus: Bus, spec: StrategySpec) -> tuple[dict[str, ProductInfo], list[str]]:
-    """Trading rules of every product of `spec` from KV `products`, and the ones still missing."""
+    """Trading rules of every product of `spec` from KV `products`, and the ones still missing.
+    They are read under the order venue: the execution that fills the orders publishes them."""
     kv = await bus.kv(subjects.KV_PRODUCTS, ProductInfo)
     found: dict[str, ProductInfo] = {}
     missing: list[str] = []
     for product in spec.products:
-        entry = await kv.get(subjects.product_key(spec.venue, product))
+        entry = await kv.get(subjects.product_key(spec.order_venue, product))
         if entry is None:
             missing.append(product)
         else:
@@ -40,7 +41,8 @@ async def load_products(bus: Bus, spec: StrategySpec) -> tuple[dict[str, Product
 
 
 async def load_fee_rates(bus: Bus, venue: str) -> FeeRates | None:
-    """The venue's fee tier from KV `fee_rates`, or None while execution has not written it."""
+    """The fee tier of an execution venue (a spec's `order_venue`) from KV `fee_rates`, or None
+    while that execution has not written it."""
     kv = await bus.kv(subjects.KV_FEE_RATES, FeeRates)
     entry = await kv.get(subjects.token(venue))
     return entry.value if entry is not None else None

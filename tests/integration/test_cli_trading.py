@@ -18,6 +18,7 @@ from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.messages import ControlCommand, ControlReply, Fill, PairsParams, Position, StrategySpec
 from shared.testing.samples import every_message
+from tests.integration.cli_stack import ExecutionRunning
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -42,7 +43,10 @@ def _kv_get(url: str, bucket: str, key: str, value_type: type) -> object:
 
 
 def test_trade_writes_a_validated_spec(stack: str) -> None:
-    result = runner.invoke(app, ["trade", "--product-id", "BTC-USD", "--duration", "30", "--id", "ma-cli"])
+    with ExecutionRunning(stack, "paper"):  # a paper spec needs a paper execution on the stack
+        result = runner.invoke(
+            app, ["trade", "--product-id", "BTC-USD", "--duration", "30", "--id", "ma-cli"]
+        )
     assert result.exit_code == 0, result.output
     spec = _kv_get(stack, subjects.KV_STRATEGY_SPECS, "ma-cli", StrategySpec)
     assert isinstance(spec, StrategySpec)
@@ -75,7 +79,8 @@ def test_portfolio_file_round_trip_and_stop(stack: str, tmp_path: Path) -> None:
     ]
     config = tmp_path / "pairs.json"
     config.write_bytes(msgspec.json.encode(specs))
-    result = runner.invoke(app, ["portfolio", "--config", str(config)])
+    with ExecutionRunning(stack, "paper"):
+        result = runner.invoke(app, ["portfolio", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert _kv_get(stack, subjects.KV_STRATEGY_SPECS, "p-sol-eth", StrategySpec) == specs[1]
     assert runner.invoke(app, ["stop", "p-sol-eth"]).exit_code == 0

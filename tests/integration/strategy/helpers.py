@@ -21,6 +21,9 @@ from shared.risk.products import ProductInfo
 
 T = TypeVar("T", bound=msgspec.Struct)
 VENUE = "coinbase"
+"""The market: ticks and candles come from here."""
+ORDER_VENUE = "coinbase-paper"
+"""Where a paper spec's orders go: its products, fee tier and fills are kept under this venue."""
 D = Decimal
 
 
@@ -52,16 +55,16 @@ def uid(prefix: str) -> str:
 async def put_product(
     bus: Bus, product: str, *, base_increment: str = "0.0001", min_size: str = "0.0001"
 ) -> None:
-    """Trading rules into KV products, as the execution service writes them."""
+    """Trading rules into KV products, as the paper execution service writes them."""
     kv = await bus.kv(subjects.KV_PRODUCTS, ProductInfo)
     info = ProductInfo(
-        venue=VENUE,
+        venue=ORDER_VENUE,
         product_id=product,
         base_increment=D(base_increment),
         price_increment=D("0.01"),
         base_min_size=D(min_size),
     )
-    await kv.put(subjects.product_key(VENUE, product), info)
+    await kv.put(subjects.product_key(ORDER_VENUE, product), info)
 
 
 def ticker(product: str, price: Any, *, ts_ns: int | None = None, seq: int = 0, last: Any = None) -> Ticker:
@@ -152,6 +155,7 @@ class Collector(Generic[T]):
 
 
 __all__ = [
+    "ORDER_VENUE",
     "VENUE",
     "Collector",
     "D",

@@ -25,7 +25,17 @@ from shared.messages.strategy import MaCrossoverParams, PairsParams, Signal, Str
 from shared.risk.products import FeeRates
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker
-from tests.integration.strategy.helpers import Collector, D, Side, fill, put_product, send, ticker, uid
+from tests.integration.strategy.helpers import (
+    ORDER_VENUE,
+    Collector,
+    D,
+    Side,
+    fill,
+    put_product,
+    send,
+    ticker,
+    uid,
+)
 
 pytestmark = pytest.mark.integration
 SECOND = 1_000_000_000
@@ -58,6 +68,8 @@ async def test_ma_crossover_emits_a_rounded_market_ioc_intent(bus, start_worker:
         Purpose.ENTRY,
     )
     assert intent.reference_price == D("120")
+    assert intent.venue == ORDER_VENUE  # a paper spec: its orders go to the paper venue
+    assert intent.expires_ns == intent.created_ns + 5_000 * 1_000_000  # the default order_ttl_ms
     assert [s.action.value for s in signals.items] == ["buy"]
     await eventually(lambda: worker.states().get(sid) == "entering", what="waiting for the fill")
     await fill(bus, intent)
@@ -250,7 +262,7 @@ async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
     def tier(taker: str) -> FeeRates:
         rate = D(taker)
         return FeeRates(
-            venue="coinbase",
+            venue=ORDER_VENUE,
             pricing_tier="t",
             spot_maker=rate / 2,
             spot_taker=rate,
@@ -259,7 +271,7 @@ async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
             fetched_ns=time.time_ns(),
         )
 
-    await kv.put("coinbase", tier("0.008"))
+    await kv.put(ORDER_VENUE, tier("0.008"))
     try:
         worker = await start_worker(uid("w"), fees_refresh_s=0.2, taker_fee_rate=D("0.006"))
         await put_spec(bus, _pairs(sid, a, b))
@@ -271,7 +283,7 @@ async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
             return instance.engine.strategy.machine.acct.costs.taker_bps  # type: ignore[attr-defined]
 
         assert taker_bps() == D(80)
-        await kv.put("coinbase", tier("0.004"))
+        await kv.put(ORDER_VENUE, tier("0.004"))
         await eventually(lambda: taker_bps() == D(40), timeout_s=5, what="the new tier applied")
     finally:
-        await kv.delete("coinbase")
+        await kv.delete(ORDER_VENUE)

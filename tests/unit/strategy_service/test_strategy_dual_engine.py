@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.strategy.build import build_engine
 from services.strategy.config import StrategySettings
 from services.strategy.dual_engine import DualEngine
+from services.strategy.messages import InstanceSnapshot
 from shared.messages.base import Side
 from shared.messages.orders import OrderStatus, client_order_id
 from shared.messages.strategy import PairsParams, StrategySpec
@@ -13,8 +16,9 @@ from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, in
 SID, A, B = "pairs-1", "A-USD", "B-USD"
 
 
-def engine() -> DualEngine:
-    params = PairsParams(
+SPEC = StrategySpec(
+    id=SID,
+    params=PairsParams(
         leg1_id=A,
         leg2_id=B,
         window=5,
@@ -24,9 +28,13 @@ def engine() -> DualEngine:
         notional=D(1000),
         entry_cooldown_ms=0,
         exit_cooldown_ms=0,
-    )
-    spec = StrategySpec(id=SID, params=params)
-    built, warm = build_engine(spec, {A: info(A, "0.001"), B: info(B, "0.001")}, StrategySettings(), None)
+    ),
+)
+INFOS = {A: info(A, "0.001"), B: info(B, "0.001")}
+
+
+def engine() -> DualEngine:
+    built, warm = build_engine(SPEC, INFOS, StrategySettings(), None)
     assert isinstance(built, DualEngine)
     assert not warm
     return built
@@ -156,3 +164,36 @@ def test_a_basis_instance_enters_cash_and_carry_hedged_in_whole_contracts() -> N
     assert [(o.leg, o.side) for o in out.orders] == [(1, Side.BUY), (2, Side.SELL)]
     assert out.orders[1].size == D(10)  # 0.1 BTC spot ↔ 10 nano contracts of 0.01 BTC
     assert e.state == "entering"
+
+
+def restarted_while_entering() -> tuple[DualEngine, list]:
+    """An instance that decided an entry, then restarted from its snapshot before any outcome."""
+    first = engine()
+    legs = enter(first)
+    base = InstanceSnapshot(strategy_id=SID, params=SPEC.params, worker_id="w", saved_ns=T0)
+    built, _ = build_engine(SPEC, INFOS, StrategySettings(), first.snapshot_into(base))
+    assert isinstance(built, DualEngine)
+    assert built.state == "entering"
+    return built, legs
+
+
+def test_stale_legs_sent_again_after_a_restart_and_refused_leave_the_machine_flat() -> None:
+    e, legs = restarted_while_entering()
+    outs = [e.on_order_refused(o.seq, T0 + 60 * SECOND, "STALE_INTENT") for o in legs]
+    assert all(out.changed for out in outs)
+    assert [o for out in outs for o in out.orders] == []  # nothing filled: nothing to hedge or unwind
+    assert e.state == "flat"
+    assert e.positions == ((A, D(0)), (B, D(0)))
+
+
+@pytest.mark.parametrize("status", [OrderStatus.EXPIRED, OrderStatus.CANCELLED])
+def test_legs_execution_refused_past_deadline_or_after_a_halt_are_done_unfilled(status: OrderStatus) -> None:
+    """Execution answers an approval past its deadline with EXPIRED and one from before a halt with
+    CANCELLED, both with nothing filled: the machine is flat again at once."""
+    e, legs = restarted_while_entering()
+    outs = [
+        e.on_order_event(event_of(SID, o.seq, o.leg, p, o.side, status, "0"), T0)
+        for o, p in zip(legs, (A, B), strict=True)
+    ]
+    assert [o for out in outs for o in out.orders] == []
+    assert e.state == "flat"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.strategy.ma_engine import MaEngine
 from services.strategy.messages import InstanceSnapshot
 from shared.messages.base import Side
 from shared.messages.orders import OrderStatus, Purpose, client_order_id
 from shared.messages.strategy import MaCrossoverParams, SignalAction
+from shared.strategies import MaCrossover
 from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, info, tick
 
 SID, P = "ma-1", "BTC-USD"
@@ -116,3 +119,29 @@ def test_snapshot_round_trip_keeps_book_and_sequence() -> None:
     assert snap.ma_book.pending[0].seq == 1
     restored = MaEngine(SID, e.params, e.product, timeout_s=5.0, book=snap.ma_book)
     assert restored.seq_of(client_order_id(SID, 1, 1)) == 1
+
+
+def restarted_while_entering() -> MaEngine:
+    """An instance that decided a buy, then restarted from its snapshot before any outcome."""
+    first = engine()
+    drive(first, GOLDEN)
+    base = InstanceSnapshot(strategy_id=SID, params=first.params, worker_id="w", saved_ns=0)
+    snap = first.snapshot_into(base)
+    core = MaCrossover.restore(first.params, snap.ma) if snap.ma is not None else None
+    e = MaEngine(SID, first.params, first.product, timeout_s=5.0, core=core, book=snap.ma_book)
+    assert (e.state, e.core.position_open) == ("entering", True)
+    return e
+
+
+def test_a_stale_buy_sent_again_after_a_restart_and_refused_leaves_the_instance_flat() -> None:
+    e = restarted_while_entering()
+    out = e.on_order_refused(1, T0 + 60 * SECOND, "STALE_INTENT")
+    assert out.reason == "order_refused:STALE_INTENT"
+    assert (e.state, e.core.position_open, e.positions) == ("flat", False, ((P, D(0)),))
+
+
+@pytest.mark.parametrize("status", [OrderStatus.EXPIRED, OrderStatus.CANCELLED])
+def test_a_buy_execution_refused_past_deadline_or_after_a_halt_is_done_unfilled(status: OrderStatus) -> None:
+    e = restarted_while_entering()
+    assert e.on_order_event(event_of(SID, 1, 1, P, Side.BUY, status, "0"), T0).changed
+    assert (e.state, e.core.position_open) == ("flat", False)

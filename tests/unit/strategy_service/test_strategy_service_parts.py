@@ -15,7 +15,7 @@ from services.strategy.specs import SpecError, decode_spec, validate_spec
 from shared import codec
 from shared.messages.base import Side
 from shared.messages.orders import OrderType, Purpose, TimeInForce, client_order_id
-from shared.messages.strategy import BasisParams, MaCrossoverParams, PairsParams, StrategySpec
+from shared.messages.strategy import BasisParams, MaCrossoverParams, Mode, PairsParams, StrategySpec
 from shared.risk.products import FeeRates
 from shared.strategies import OrderRequest
 from tests.unit.strategy_service.kit import D, info
@@ -40,6 +40,15 @@ def test_an_intent_is_rounded_down_to_the_grid_market_ioc_with_a_deterministic_i
         TimeInForce.IOC,
         7,
     )
+
+
+@pytest.mark.parametrize(("mode", "venue"), [(Mode.PAPER, "coinbase-paper"), (Mode.LIVE, "coinbase")])
+def test_an_intent_goes_where_the_mode_says_with_a_deadline_of_the_specs_ttl(mode: Mode, venue: str) -> None:
+    spec = msgspec.structs.replace(MA, mode=mode, order_ttl_ms=1_500)
+    intent = build_intent(spec, "BTC-USD", info("BTC-USD", "0.001"), request("1"), 5_000)
+    assert not isinstance(intent, str)
+    assert intent.venue == venue
+    assert (intent.created_ns, intent.expires_ns) == (5_000, 5_000 + 1_500_000_000)
 
 
 @pytest.mark.parametrize(
