@@ -1,12 +1,13 @@
 """Everything risk knows, and the synchronous steps that change it. No I/O, time passed in.
 
-The service decodes messages, calls these methods and publishes what they return (STYLE #4). Each
-method runs without an `await`, so a decision always sees one consistent state, and the state it
-keeps is exactly what `check_intent`'s verdict says to keep.
+The service decodes messages, calls these methods and publishes what they return. Each method runs
+without an `await`, so a decision always sees one consistent state, and the state it keeps is
+exactly what `check_intent`'s verdict says to keep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
@@ -16,8 +17,9 @@ import msgspec
 from services.risk.control import flatten_intents
 from services.risk.outcomes import OutcomeMemory, PendingOrders
 from shared.ledger import Ledger, LedgerSnapshot, PositionKey
-from shared.messages.orders import Fill, Order, OrderEvent, OrderIntent, RiskDecision
+from shared.messages.orders import Fill, Order, OrderEvent, OrderIntent, Purpose, RiskDecision
 from shared.messages.risk import BreakerState, Position, RiskState
+from shared.messages.strategy import StrategySpec
 from shared.risk import (
     Breaker,
     DailyPnl,
@@ -28,12 +30,15 @@ from shared.risk import (
     Reason,
     RiskContext,
     RiskLimits,
+    RiskVerdict,
     apply_daily_loss,
     check_intent,
     risk_state,
 )
+from shared.routing import market_of
 
 ZERO = Decimal(0)
+_NS_PER_MS = 1_000_000
 
 
 class Decided(NamedTuple):
@@ -44,11 +49,20 @@ class Decided(NamedTuple):
 
 
 class RiskBook:
-    """Limits, products, ledger, pending orders, breaker, rate buckets, kill switch and daily PnL."""
+    """Limits, products, ledger, pending orders, breaker, rate buckets, kill switch, epoch, daily PnL
+    and the strategy specs (who may send what where)."""
 
-    def __init__(self, limits: RiskLimits, venues: Iterable[str]) -> None:
+    def __init__(
+        self, limits: RiskLimits, venues: Iterable[str], *, unanswered_grace_ns: int = 5_000_000_000
+    ) -> None:
         self.limits = limits
         self.venues = frozenset(venues)
+        """Execution venues served (each market's live and paper venue)."""
+        self.unanswered_grace_ns = unanswered_grace_ns
+        self.epoch = 0
+        """Bumped by every halt, never lowered: every approval carries it, execution fences older ones."""
+        self.specs: dict[str, StrategySpec] = {}
+        self._spec_revisions: dict[str, int] = {}
         self.products: dict[ProductKey, ProductInfo] = {}
         self.ledger = Ledger()
         self._fills: list[Fill] = []
@@ -61,6 +75,8 @@ class RiskBook:
         self.daily = DailyPnl()
         self.decided: dict[str, Decided] = {}
         self._flattening: dict[str, tuple[PositionKey, Decimal]] = {}
+        self.entries: dict[PositionKey, Decimal] = {}
+        """Signed size of each strategy's latest approved entry per position (a hedge's bound)."""
 
     # ---- products and fills ----
     def set_products(self, infos: Iterable[ProductInfo]) -> bool:
@@ -89,6 +105,36 @@ class RiskBook:
             rebuilt.mark(venue, product_id, mark.price, mark.ts_ns)
         self.ledger = rebuilt
 
+    def mark_market(self, market: str, product_id: str, price: Decimal, ts_ns: int) -> None:
+        """A market's price marks the product on every venue served from it (paper fills on it too);
+        raises `LedgerError` for an unusable price."""
+        for venue in sorted(self.venues):
+            if market_of(venue) == market:
+                self.ledger.mark(venue, product_id, price, ts_ns)
+
+    # ---- strategy specs ----
+    def set_spec(self, strategy_id: str, spec: StrategySpec | None, revision: int) -> bool:
+        """A spec as read from KV (None: deleted or unreadable); an older revision than the one held
+        is ignored, so a direct read and the watch can race. True when it was taken."""
+        if revision < self._spec_revisions.get(strategy_id, 0):
+            return False
+        self._spec_revisions[strategy_id] = revision
+        if spec is None:
+            self.specs.pop(strategy_id, None)
+        else:
+            self.specs[strategy_id] = spec
+        return True
+
+    def routes(self) -> dict[str, str]:
+        """strategy_id -> the venue its orders must go to, for enabled specs only: a stopped or
+        deleted instance may only reduce what it holds."""
+        return {sid: spec.order_venue for sid, spec in self.specs.items() if spec.enabled}
+
+    def routes_to(self, strategy_id: str, venue: str) -> bool:
+        """True when the view already routes this strategy's orders to `venue`."""
+        spec = self.specs.get(strategy_id)
+        return spec is not None and spec.enabled and spec.order_venue == venue
+
     def apply_fill(self, fill: Fill) -> bool:
         """Book a fill (idempotent by trade id); raises `LedgerError` for a malformed one."""
         if not self.ledger.apply(fill):
@@ -102,12 +148,14 @@ class RiskBook:
             self.ledger.mark(entry.venue, entry.product_id, entry.mark.price, entry.mark.ts_ns)
 
     def restore_state(self, state: RiskState | None, breaker: Breaker | None) -> None:
-        """Kill switch, breaker and today's PnL as they were (call after the fills are replayed)."""
+        """Kill switch, breaker, epoch and today's PnL as they were (call after the replays: the
+        epoch is the highest of the stored one and those of the approvals replayed)."""
         if breaker is not None:
             self.breaker = breaker
         if state is None:
             return
         self.kill_switch, self.kill_reason = state.kill_switch, state.kill_reason
+        self.epoch = max(self.epoch, state.epoch)
         if state.trading_day:
             self.daily = DailyPnl.resume(state.trading_day, state.daily_pnl, self.total_pnl())
 
@@ -127,10 +175,27 @@ class RiskBook:
         return prior.decision if prior.stream_seq in (0, stream_seq) else None
 
     def remember(self, decision: RiskDecision) -> None:
-        """A decision replayed from the DECISIONS stream: the first one for an order id stands."""
-        self.decided.setdefault(decision.client_order_id, Decided(decision, 0))
+        """A decision replayed from the DECISIONS stream: the first one for an order id stands.
 
-    def context(self, now_ns: int) -> RiskContext:
+        An approval's order counts as pending again unless its events already said it ended, and
+        risk's epoch is at least the order's. A refusal for a strategy mismatch answered the sender, not
+        the id's owner: it is not remembered, so it cannot shadow the owner's own intent.
+        """
+        if Reason.STRATEGY_MISMATCH.value in decision.reasons:
+            return
+        first = self.decided.setdefault(decision.client_order_id, Decided(decision, 0))
+        order = decision.order
+        if first.decision is decision and decision.approved and order is not None:
+            self.pending.restore(order)
+            self._note_entry(order)
+            self.epoch = max(self.epoch, order.epoch)
+
+    def _note_entry(self, order: Order) -> None:
+        if order.purpose is Purpose.ENTRY:
+            key = PositionKey(order.strategy_id, order.venue, order.product_id)
+            self.entries[key] = order.side.sign * order.size
+
+    def context(self, now_ns: int, subject_strategy: str | None = None) -> RiskContext:
         """The snapshot `check_intent` judges by (today's PnL brought up to date first)."""
         positions = self.ledger.positions()
         self._observe_total(now_ns, sum((p.realized_pnl + p.unrealized_pnl for p in positions), ZERO))
@@ -141,6 +206,11 @@ class RiskBook:
             positions=positions,
             marks=self.ledger.marks(),
             pending=self.pending.by_position(),
+            pending_buys=self.pending.one_side(1),
+            pending_sells=self.pending.one_side(-1),
+            entries=self.entries,
+            routes=self.routes(),
+            subject_strategy=subject_strategy,
             kill_switch=self.kill_switch,
             daily_pnl=self.daily.pnl,
             breaker=self.breaker,
@@ -148,23 +218,39 @@ class RiskBook:
             seen_intents=self.decided,
         )
 
-    def decide(self, intent: OrderIntent, now_ns: int, stream_seq: int) -> tuple[RiskDecision, Order | None]:
-        """Check one intent and keep the state its verdict says to keep; the order to send, if any."""
-        verdict = check_intent(intent, self.context(now_ns))
+    def decide(
+        self, intent: OrderIntent, now_ns: int, stream_seq: int, *, subject_strategy: str | None = None
+    ) -> tuple[RiskDecision, Order | None]:
+        """Check one intent and keep the state its verdict says to keep; the order to send, if any.
+
+        `subject_strategy` is the strategy whose intent subject it arrived on (None: not checked).
+        When it differs from the intent's, the refusal goes to the sender (its strategy_id is the
+        subject's) and is not kept against the order id: it is the sender's, not the id owner's.
+        """
+        verdict = check_intent(intent, self.context(now_ns, subject_strategy))
+        mismatch = subject_strategy is not None and subject_strategy != intent.strategy_id
+        if mismatch:
+            verdict = _refused_mismatch(verdict, intent, subject_strategy or "")
         decision = verdict.decision(intent, now_ns)
+        if mismatch:
+            return msgspec.structs.replace(decision, strategy_id=subject_strategy or ""), None
         self._flattening.pop(intent.client_order_id, None)  # decided: now pending, or not at all
         if Reason.DUPLICATE_INTENT.value in verdict.reasons:
             return decision, None  # the first decision for this id stands
-        self.decided[intent.client_order_id] = Decided(decision, stream_seq)
         if not verdict.approved:
+            self.decided[intent.client_order_id] = Decided(decision, stream_seq)
             return decision, None
         self.breaker, self.buckets = verdict.breaker, verdict.buckets
-        order = Order.from_intent(intent, now_ns)
+        order = Order.from_intent(intent, now_ns, expires_ns=verdict.expires_ns, epoch=self.epoch)
+        decision = msgspec.structs.replace(decision, order=order)
+        self.decided[intent.client_order_id] = Decided(decision, stream_seq)
         self.pending.approve(order)
+        self._note_entry(order)
         return decision, order
 
-    def plan_flatten(self, reason: str, halt_ns: int) -> list[OrderIntent]:
-        """Flattening intents for what is still open *after* orders already closing it.
+    def plan_flatten(self, reason: str, halt_ns: int, now_ns: int) -> list[OrderIntent]:
+        """Flattening intents (dated `now_ns`, ids from `halt_ns`) for what is still open *after*
+        orders already closing it.
 
         An order in flight that reduces a position (an earlier flatten, an exit) is subtracted, and
         so is a flatten planned but not yet decided, so two halts in a row never close a position
@@ -180,7 +266,7 @@ class RiskBook:
             left = p.quantity + (selling if p.quantity > 0 else buying).get(key, ZERO)
             if left != 0 and (left > 0) == (p.quantity > 0):
                 remaining.append(msgspec.structs.replace(p, quantity=left))
-        intents = flatten_intents(remaining, self.venues, reason, halt_ns)
+        intents = flatten_intents(remaining, self.venues, reason, halt_ns, created_ns=now_ns)
         for i in intents:
             key = PositionKey(i.strategy_id, i.venue, i.product_id)
             self._flattening[i.client_order_id] = (key, i.side.sign * i.size)
@@ -189,6 +275,12 @@ class RiskBook:
     def drop_flatten(self, client_order_id: str) -> None:
         """A planned flatten that could not be published no longer counts as closing anything."""
         self._flattening.pop(client_order_id, None)
+
+    def release_unanswered(self, now_ns: int) -> list[str]:
+        """Approvals execution never answered that can no longer fill (past their deadline, clock
+        skew and a grace) stop counting as exposure; their ids."""
+        margin = self.limits.clock_skew_ms * _NS_PER_MS + self.unanswered_grace_ns
+        return self.pending.release_unanswered(now_ns, margin)
 
     # ---- order events ----
     def on_event(self, event: OrderEvent, *, live: bool, now_ns: int) -> bool | None:
@@ -213,7 +305,7 @@ class RiskBook:
     def advance(self, now_ns: int) -> str:
         """Apply time: breaker cooldown/probe timeout, today's PnL, and the daily loss kill switch.
 
-        Returns the kill reason when this call tripped the kill switch, else "".
+        Returns the kill reason when this call tripped the kill switch (a halt: a new epoch), else "".
         """
         self.breaker = self.breaker.at(now_ns, self.limits.breaker)
         self._observe_total(now_ns, self.total_pnl())
@@ -221,11 +313,14 @@ class RiskBook:
         after = apply_daily_loss(before, self.daily, self.limits.daily_loss_limit, now_ns)
         if after.kill_switch and not before.kill_switch:
             self.kill_switch, self.kill_reason = True, after.kill_reason
+            self.epoch += 1
             return after.kill_reason
         return ""
 
     def halt(self, reason: str) -> bool:
-        """Switch trading off; True when it was on. A halt already in force keeps its first reason."""
+        """Switch trading off and start a new epoch (every halt does, so approvals made before it are
+        fenced off); True when trading was on. A halt already in force keeps its first reason."""
+        self.epoch += 1
         if self.kill_switch:
             return False
         self.kill_switch, self.kill_reason = True, reason
@@ -250,7 +345,7 @@ class RiskBook:
 
     def state(self, now_ns: int) -> RiskState:
         """The `RiskState` message as of now."""
-        return risk_state(
+        state = risk_state(
             kill_switch=self.kill_switch,
             kill_reason=self.kill_reason,
             breaker=self.breaker.at(now_ns, self.limits.breaker),
@@ -258,7 +353,25 @@ class RiskBook:
             gross_exposure=self.gross_exposure(),
             now_ns=now_ns,
         )
+        return msgspec.structs.replace(state, epoch=self.epoch)
 
     def breaker_state(self, now_ns: int) -> BreakerState:
         """Breaker state as of now (a finished cooldown shows as half-open)."""
         return self.breaker.at(now_ns, self.limits.breaker).state
+
+
+def _refused_mismatch(verdict: RiskVerdict, intent: OrderIntent, subject_strategy: str) -> RiskVerdict:
+    """An intent whose body names another strategy than its subject is never approved, whatever
+    else the checks found (a refused verdict's breaker and buckets are never kept)."""
+    code = Reason.STRATEGY_MISMATCH.value
+    if not verdict.approved and code in verdict.reasons:
+        return verdict
+    detail = f"{code}: sent on the subject of {subject_strategy!r} for {intent.strategy_id!r}"
+    return dataclasses.replace(
+        verdict,
+        approved=False,
+        reasons=(*verdict.reasons, code),
+        detail="; ".join(d for d in (verdict.detail, detail) if d),
+        probe=False,
+        expires_ns=0,
+    )

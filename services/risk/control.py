@@ -28,9 +28,10 @@ HALT, RESUME, STATUS = "halt", "resume", "status"
 ACTIONS = (HALT, RESUME, STATUS)
 
 
-def cancels(venues: Iterable[str], reason: str, now_ns: int) -> list[CancelRequest]:
-    """Cancel every open order on every venue (empty ids = all orders of everyone)."""
-    return [CancelRequest(venue=v, reason=reason, requested_ns=now_ns) for v in sorted(venues)]
+def cancels(venues: Iterable[str], reason: str, now_ns: int, *, epoch: int = 0) -> list[CancelRequest]:
+    """Cancel every open order on every venue (empty ids = all orders of everyone), fencing off
+    approvals from before `epoch`."""
+    return [CancelRequest(venue=v, reason=reason, requested_ns=now_ns, epoch=epoch) for v in sorted(venues)]
 
 
 def flatten_id(strategy_id: str, halt_ns: int, leg: int) -> str:
@@ -39,9 +40,17 @@ def flatten_id(strategy_id: str, halt_ns: int, leg: int) -> str:
 
 
 def flatten_intents(
-    positions: Iterable[Position], venues: Iterable[str], reason: str, halt_ns: int
+    positions: Iterable[Position],
+    venues: Iterable[str],
+    reason: str,
+    halt_ns: int,
+    *,
+    created_ns: int | None = None,
 ) -> list[OrderIntent]:
-    """One market IOC intent per open position on a served venue, closing it completely."""
+    """One market IOC intent per open position on a served venue, closing it completely.
+
+    Ids come from `halt_ns` (the halt's identity); the intents are dated `created_ns` (default
+    `halt_ns`), the time they are planned: their placement deadline counts from it."""
     served = set(venues)
     legs: dict[str, int] = {}
     intents: list[OrderIntent] = []
@@ -68,7 +77,7 @@ def flatten_intents(
                 time_in_force=TimeInForce.IOC,
                 purpose=Purpose.FLATTEN,
                 reference_price=p.mark,
-                created_ns=halt_ns,
+                created_ns=halt_ns if created_ns is None else created_ns,
                 reason=f"flatten on halt: {reason}",
             )
         )
@@ -85,6 +94,7 @@ def status_detail(state: RiskState, extra: Mapping[str, object]) -> str:
         "trading_day": state.trading_day,
         "daily_pnl": str(state.daily_pnl),
         "gross_exposure": str(state.gross_exposure),
+        "epoch": state.epoch,
         **extra,
     }
     return json.dumps(body, sort_keys=True)

@@ -1,10 +1,12 @@
-"""The kill switch's operator interface and side effects (STYLE #7: a trading state machine whose
-every change is published; cancels always go out, even when halted).
+"""The kill switch's operator interface and side effects (a trading state machine whose every
+change is published; cancels always go out, even when halted).
 
-`halt` (with a reason) switches trading off, publishes the new `RiskState`, cancels every open order
-on every venue and, when asked or when `flatten_on_halt` is set, flattens positions through the
-normal order path. `resume` switches it back on unless today's loss is still at the limit. `status`
-answers with the state as JSON. The automatic trip on the daily loss limit shares `halted`.
+`halt` (with a reason) switches trading off and starts a new epoch, stores and publishes the new
+`RiskState`, cancels every open order on every venue (each cancel carries the new epoch, so
+execution refuses approvals from before the halt even if it has not seen the state yet) and, when
+asked or when `flatten_on_halt` is set, flattens positions through the normal order path. `resume`
+switches it back on unless today's loss is still at the limit. `status` answers with the state as
+JSON. The automatic trip on the daily loss limit shares `halted`.
 """
 
 from __future__ import annotations
@@ -62,18 +64,23 @@ class KillSwitch:
         return ControlReply(ok=True, detail=status_detail(book.state(now), extra))
 
     async def halted(self, reason: str, now: int, *, flatten: bool, seq: int) -> None:
-        """Side effects of a halt: state out first, then cancel everything, then flatten if asked.
+        """Side effects of a halt (its epoch already bumped): the state with the new epoch stored and
+        published first, then cancel everything under that epoch, then flatten if asked.
 
-        `seq` identifies the halt (the command's `requested_ns`): a retried command re-sends the same
-        message ids, which the streams deduplicate.
+        `seq` identifies the halt (the command's `requested_ns`); with the epoch it makes the cancels'
+        message ids, so a repeated publish of one halt is stored once.
         """
-        _log.warning("kill_switch_on", reason=reason, flatten=flatten)
-        await self._report(now)
-        for request in cancels(self._venues, reason, now):
-            msg_id = f"halt-{request.venue}-{seq}"
+        epoch = self._book.epoch
+        _log.warning("kill_switch_on", reason=reason, flatten=flatten, epoch=epoch)
+        try:
+            await self._report(now)
+        except Exception as exc:  # cancels carry the epoch too; the next tick stores the state again
+            _log.error("halt_state_not_stored", error=str(exc), epoch=epoch)
+        for request in cancels(self._venues, reason, now, epoch=epoch):
+            msg_id = f"halt-{request.venue}-{seq}-{epoch}"
             await self._bus.publish_durable(subjects.cancel(request.venue), request, msg_id=msg_id)
         if flatten:
-            for intent in self._book.plan_flatten(reason, seq):
+            for intent in self._book.plan_flatten(reason, seq, now):
                 subject = subjects.intent(intent.strategy_id)
                 try:
                     await self._bus.publish_durable(subject, intent, msg_id=intent.client_order_id)

@@ -81,21 +81,37 @@ def breaker_outcome(event: OrderEvent) -> bool | None:
     return None
 
 
+class RecentIds:
+    """The most recent ids added, up to `capacity` (the oldest are forgotten first)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._ids: dict[str, None] = {}
+        self._capacity = capacity
+
+    def __contains__(self, client_order_id: object) -> bool:
+        return client_order_id in self._ids
+
+    def add(self, client_order_id: str) -> bool:
+        """Remember an id; False when it was already remembered."""
+        if client_order_id in self._ids:
+            return False
+        self._ids[client_order_id] = None
+        if len(self._ids) > self._capacity:
+            del self._ids[next(iter(self._ids))]
+        return True
+
+
 class OutcomeMemory:
     """Which orders already produced their breaker outcome (bounded: the oldest are forgotten)."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._seen: dict[str, None] = {}
-        self._capacity = capacity
+        self._seen = RecentIds(capacity)
 
     def first(self, event: OrderEvent) -> bool | None:
         """The outcome if this is the order's first decisive event, else None."""
         outcome = breaker_outcome(event)
-        if outcome is None or event.client_order_id in self._seen:
+        if outcome is None or not self._seen.add(event.client_order_id):
             return None
-        self._seen[event.client_order_id] = None
-        if len(self._seen) > self._capacity:
-            del self._seen[next(iter(self._seen))]
         return outcome
 
 
@@ -104,11 +120,20 @@ class PendingOrders:
 
     Counted by `check_intent` as if filled, so a burst of intents cannot slip past a cap before the
     first fill. Keyed by client_order_id, so approving or replaying the same order twice counts once.
-    Rebuilt after a restart by replaying the order-event stream.
+    Rebuilt after a restart from risk's own approvals (the DECISIONS stream) and the order events:
+    the two streams replay in no fixed order between them, so terminal ids seen before their
+    approval are remembered (bounded) and an approval already answered is not counted again.
+
+    An approval execution never answered is released once it can no longer fill: execution refuses
+    an order past its deadline, so after `expires_ns` plus a margin for clocks it cannot reach the
+    venue. Any event for it keeps it pending until a terminal one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 100_000) -> None:
         self._open: dict[str, tuple[PositionKey, Decimal]] = {}
+        self._unanswered: dict[str, int] = {}
+        """Approvals with no event yet -> their deadline (orders without one are never released)."""
+        self._terminal = RecentIds(capacity)
 
     def __len__(self) -> int:
         return len(self._open)
@@ -117,15 +142,36 @@ class PendingOrders:
         """An order went out: all of it is pending."""
         key = PositionKey(order.strategy_id, order.venue, order.product_id)
         self._open[order.client_order_id] = (key, order.side.sign * order.size)
+        if order.expires_ns > 0:
+            self._unanswered[order.client_order_id] = order.expires_ns
+
+    def restore(self, order: Order) -> bool:
+        """An approval replayed after a restart; False when its events already told its fate."""
+        coid = order.client_order_id
+        if coid in self._terminal or coid in self._open:
+            return False
+        self.approve(order)
+        return True
 
     def on_event(self, event: OrderEvent) -> None:
         """Terminal orders leave; others keep what is left unfilled (an order first seen here is added)."""
+        coid = event.client_order_id
+        self._unanswered.pop(coid, None)
         if event.status.is_terminal:
-            self._open.pop(event.client_order_id, None)
+            self._terminal.add(coid)
+            self._open.pop(coid, None)
             return
         left = max(event.size - event.filled_size, ZERO)
         key = PositionKey(event.strategy_id, event.venue, event.product_id)
-        self._open[event.client_order_id] = (key, event.side.sign * left)
+        self._open[coid] = (key, event.side.sign * left)
+
+    def release_unanswered(self, now_ns: int, margin_ns: int) -> list[str]:
+        """Drop approvals never answered whose deadline passed more than `margin_ns` ago."""
+        gone = [c for c, deadline in self._unanswered.items() if now_ns > deadline + margin_ns]
+        for coid in gone:
+            del self._unanswered[coid]
+            self._open.pop(coid, None)
+        return gone
 
     def one_side(self, sign: int) -> dict[PositionKey, Decimal]:
         """Pending quantity of buys (`sign` 1) or sells (-1) only, per position."""

@@ -1,8 +1,11 @@
-"""The risk service: every intent passes here or nowhere. A thin adapter around `RiskBook` (STYLE #4).
+"""The risk service: every intent passes here or nowhere. A thin adapter around `RiskBook`.
 
 Start-up order matters: limits and products are loaded, saved marks restored, then the fills,
 order-event and decision streams are replayed to the end *before* the first intent is consumed, so a
-restarted risk decides on exactly the ledger, pending orders and decisions it had before.
+restarted risk decides on exactly the ledger, pending orders (its own approvals not yet answered
+included), decisions and epoch it had before. Risk serves every execution venue of its markets
+(`coinbase` and `coinbase-paper`) and checks each intent against the sender's spec (KV
+`strategy_specs`): the subject it came on, the venue its mode routes to.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from services.risk.book import RiskBook
 from services.risk.config import RiskSettings
 from services.risk.killswitch import KillSwitch
 from services.risk.replay import Replay, wait_all
+from services.risk.specs import SpecWatch
 from services.risk.store import BREAKER_KEY, LIMITS_KEY, MARKS_KEY, STATE_KEY, Reporter, RiskStore
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo, Subscription
@@ -54,7 +58,10 @@ class RiskService:
     def __init__(self, settings: RiskSettings) -> None:
         self.settings = settings
         self._limits = settings.risk_limits()
-        self.book = RiskBook(self._limits, settings.venue_ids)
+        self.book = RiskBook(
+            self._limits, settings.route_ids, unanswered_grace_ns=int(settings.unanswered_grace_s * _NS)
+        )
+        self._specs: SpecWatch | None = None
         self._bus: Bus | None = None
         self._store: RiskStore | None = None
         self._reporter: Reporter | None = None
@@ -86,17 +93,19 @@ class RiskService:
         self.book.restore_state(
             None if state is None else state.value, None if breaker is None else breaker.value
         )
-        await self._tick()
-        for venue in self.settings.venue_ids:
+        specs = self._specs = SpecWatch(bus, self.book)
+        await specs.start(self.settings.replay_timeout_s)
+        self._kill = KillSwitch(bus, self.book, self.settings.route_ids, self._report_now)
+        await self._tick()  # may trip the daily loss limit: the kill switch is ready for it
+        for market in self.settings.venue_ids:
             sub = await bus.subscribe(
-                subjects.ticker(venue, subjects.ANY),
+                subjects.ticker(market, subjects.ANY),
                 Ticker,
                 self._on_ticker,
                 traced=False,
                 conflate=True,  # only the newest mark of each product matters
             )
             self._subs.append(sub)
-        self._kill = KillSwitch(bus, self.book, self.settings.venue_ids, self._report_now)
         self._subs.append(await bus.serve(subjects.RISK_CONTROL, ControlCommand, self._kill.handle))
         self._consumer = await bus.consume(
             stream=subjects.STREAM_INTENTS,
@@ -113,7 +122,13 @@ class RiskService:
         ]
         ctx.add_ready_check("replayed", lambda: all(r.live for r in self._replays.values()))
         ctx.add_ready_detail("risk", self._detail)
-        _log.info("risk_started", venues=self.settings.venue_ids, products=len(self.book.products))
+        _log.info(
+            "risk_started",
+            venues=self.settings.route_ids,
+            products=len(self.book.products),
+            epoch=self.book.epoch,
+            pending_orders=len(self.book.pending),
+        )
 
     async def _replay(self, bus: Bus) -> None:
         """Follow fills, order events and decisions from the start; wait until history is in."""
@@ -160,6 +175,8 @@ class RiskService:
         await cancel_and_wait(tasks)
         for sub in subs:
             await sub.unsubscribe()
+        if self._specs is not None:
+            await self._specs.stop()
         if self._reporter is not None:
             with contextlib.suppress(Exception):
                 await self._report(time.time_ns(), force=True)
@@ -183,10 +200,12 @@ class RiskService:
         except InvalidSubjectTokenError as exc:
             _log.error("intent_unroutable", client_order_id=intent.client_order_id, error=str(exc))
             return
-        prior = self.book.redelivered(intent, info.stream_sequence)
-        if prior is not None:
-            await self._publish(intent, prior)
-            return
+        sender = info.subject.rsplit(".", 1)[-1]  # orders.intent.<strategy_id>: who sent it
+        if sender == intent.strategy_id:  # another sender's id is never answered with its decision
+            prior = self.book.redelivered(intent, info.stream_sequence)
+            if prior is not None:
+                await self._publish(intent, prior)
+                return
         self._wait_for_fresh_mark(intent)
         product = (intent.venue, intent.product_id)
         if intent.venue in self.book.venues and product not in self.book.products:
@@ -194,7 +213,10 @@ class RiskService:
             looked_up = await self._store.product(subjects.product_key(*product))
             if looked_up is not None:
                 self.book.add_product(looked_up)
-        decision, _ = self.book.decide(intent, time.time_ns(), info.stream_sequence)
+        if not self.book.routes_to(intent.strategy_id, intent.venue):
+            assert self._specs is not None
+            await self._specs.refresh(intent.strategy_id)  # written a moment ago? read it, not the watch
+        decision, _ = self.book.decide(intent, time.time_ns(), info.stream_sequence, subject_strategy=sender)
         metrics.decided(decision.approved, decision.reasons)
         if Reason.DUPLICATE_INTENT.value in decision.reasons:
             # A second message with an id already decided: its first decision stands and is not
@@ -210,9 +232,12 @@ class RiskService:
         """Just after a start, intents that queued while risk was down must not be judged on marks
         restored from storage: each leg of a pair would pass or fail on whichever product ticked
         first, turning a hedged exit into a naked leg. Until the product's mark is fresh (bounded by
-        `startup_grace_s`), the intent goes back to the queue instead of being refused."""
+        `startup_grace_s`), the intent goes back to the queue instead of being refused. An intent
+        already past its deadline is not held back: it is refused at once, whatever the mark."""
         now = time.time_ns()
         if now - self._started_ns > int(self.settings.startup_grace_s * _NS):
+            return
+        if now > self._deadline(intent):
             return
         if (intent.venue, intent.product_id) not in self.book.products:
             return  # an unknown product is refused at once; there is nothing to wait for
@@ -221,17 +246,28 @@ class RiskService:
         if mark is None or now - mark.ts_ns > max_age_ns:
             raise RetryLaterError(f"waiting for a fresh mark of {intent.product_id} after start")
 
+    def _deadline(self, intent: OrderIntent) -> int:
+        """The latest an intent may still be approved: its own deadline, capped by risk's ceiling."""
+        ceiling = intent.created_ns + self.book.limits.max_intent_age_ms * 1_000_000
+        return min(intent.expires_ns, ceiling) if intent.expires_ns > 0 else ceiling
+
     async def _publish(self, intent: OrderIntent, decision: RiskDecision) -> None:
         """Decision first on the wire, then the order, their acks awaited together (one round trip).
-        If we crash before the order left, the redelivery finds the decision and sends the order;
-        if a publish fails, the intent is nak'd and its redelivery repeats both under the same ids
-        (the streams de-duplicate them), the decision taken from memory."""
+        The approval carries the exact order sent, so a restart counts it as in flight until
+        execution answers. If we crash before the order left, the redelivery finds the decision and
+        sends its order; if a publish fails, the intent is nak'd and its redelivery repeats both
+        under the same ids (the streams de-duplicate them), the decision taken from memory.
+
+        The decision goes to its `strategy_id`, the sender: for an intent sent on another strategy's
+        subject that is the subject's strategy, under an id of its own (the owner's id stays free)."""
         assert self._bus is not None
         coid = intent.client_order_id
-        sends = [self._bus.publish_durable(subjects.decision(intent.strategy_id), decision, msg_id=coid)]
+        to = decision.strategy_id
+        decision_id = coid if to == intent.strategy_id else f"{coid}.from.{to}"
+        sends = [self._bus.publish_durable(subjects.decision(to), decision, msg_id=decision_id)]
         if decision.approved:
-            order = Order.from_intent(intent, decision.decided_ns)
-            sends.append(self._bus.publish_durable(subjects.approved(intent.venue), order, msg_id=coid))
+            order = decision.order or Order.from_intent(intent, decision.decided_ns)
+            sends.append(self._bus.publish_durable(subjects.approved(order.venue), order, msg_id=coid))
         await asyncio.gather(*sends)
 
     # ---- followed streams ----
@@ -264,11 +300,14 @@ class RiskService:
         if not usable(ticker):
             return
         with contextlib.suppress(LedgerError):
-            self.book.ledger.mark(ticker.venue, ticker.product_id, ticker.mid, ticker.receive_time_ns)
+            self.book.mark_market(ticker.venue, ticker.product_id, ticker.mid, ticker.receive_time_ns)
 
     # ---- housekeeping ----
     async def _tick(self) -> None:
         now = time.time_ns()
+        released = self.book.release_unanswered(now)
+        if released:
+            _log.warning("unanswered_approvals_released", client_order_ids=released[:20], count=len(released))
         reason = self.book.advance(now)
         if reason:
             assert self._kill is not None
@@ -321,6 +360,8 @@ class RiskService:
             "consecutive_failures": self.book.breaker.consecutive_failures,
             "kill_switch": self.book.kill_switch,
             "kill_reason": self.book.kill_reason,
+            "epoch": self.book.epoch,
+            "strategies_routed": len(self.book.routes()),
             "daily_pnl": str(self.book.daily.pnl),
             "pending_orders": len(self.book.pending),
             "products": len(self.book.products),

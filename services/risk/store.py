@@ -97,6 +97,7 @@ class Reporter:
             state.consecutive_failures,
             state.breaker_opened_ns,
             state.trading_day,
+            state.epoch,
         )
         if force or key != self._state_key or state.updated_ns - self._state_at >= self._interval_ns:
             await self._store.state.put(STATE_KEY, state)

@@ -28,6 +28,7 @@ def every_message() -> list[msgspec.Struct]:
         purpose=m.Purpose.ENTRY,
         reference_price=D("3456.775"),
         created_ns=NS,
+        expires_ns=NS + 5_000_000_000,
         reason="z=-2.31",
     )
     position = m.Position(
@@ -110,8 +111,8 @@ def every_message() -> list[msgspec.Struct]:
             reasons=("PRICE_BAND", "RATE_LIMIT"),
             decided_ns=NS,
         ),
-        m.Order.from_intent(intent, NS + 5),
-        m.CancelRequest(venue="coinbase", strategy_id="ma-btc", requested_ns=NS),
+        m.Order.from_intent(intent, NS + 5, expires_ns=intent.expires_ns, epoch=3),
+        m.CancelRequest(venue="coinbase", strategy_id="ma-btc", requested_ns=NS, epoch=4),
         m.OrderEvent(
             client_order_id=intent.client_order_id,
             venue_order_id="v-1",
@@ -148,7 +149,9 @@ def every_message() -> list[msgspec.Struct]:
             position=(("BTC-USD", D("0.001")),),
             status_ns=NS,
         ),
-        m.RiskState(kill_switch=True, kill_reason="daily loss", daily_pnl=D("-500.01"), updated_ns=NS),
+        m.RiskState(
+            kill_switch=True, kill_reason="daily loss", daily_pnl=D("-500.01"), epoch=4, updated_ns=NS
+        ),
         m.PnlSummary(
             by_strategy={"basis-btc": D("11.27")},
             by_product={"BIT-26DEC26-CDE": D("11.27")},
@@ -179,4 +182,17 @@ def every_message() -> list[msgspec.Struct]:
             updated_ns=NS,
         ),
         m.ControlReply(ok=True),
+        approved_decision(intent),
     ]
+
+
+def approved_decision(intent: m.OrderIntent) -> m.RiskDecision:
+    """An approval, carrying the exact order it sent."""
+    order = m.Order.from_intent(intent, NS + 5, expires_ns=intent.expires_ns, epoch=3)
+    return m.RiskDecision(
+        client_order_id=intent.client_order_id,
+        strategy_id=intent.strategy_id,
+        approved=True,
+        decided_ns=NS + 5,
+        order=order,
+    )

@@ -1,5 +1,8 @@
 """Fixtures: a nats-server of each test's own (risk follows whole streams, so tests must not share
-one), and the risk service started in-process against it."""
+one), and the risk service started in-process against it.
+
+Risk answers only strategies with a spec in KV `strategy_specs`: the `harness` fixture writes live
+specs for `s1` and `s2` (their intents go to `coinbase`, the live route); `put_spec` writes others."""
 
 from __future__ import annotations
 
@@ -22,6 +25,9 @@ from shared.messages import (
     ControlReply,
     Fill,
     Liquidity,
+    MaCrossoverParams,
+    Mode,
+    Order,
     OrderEvent,
     OrderIntent,
     OrderStatus,
@@ -29,6 +35,7 @@ from shared.messages import (
     Purpose,
     RiskDecision,
     Side,
+    StrategySpec,
     Ticker,
     client_order_id,
 )
@@ -86,6 +93,21 @@ class RiskHarness:
         kv = await self.bus.kv(subjects.KV_PRODUCTS, ProductInfo)
         await kv.put(subjects.product_key(info.venue, info.product_id), info)
 
+    async def put_spec(
+        self, strategy_id: str, mode: Mode = Mode.LIVE, *, enabled: bool = True
+    ) -> StrategySpec:
+        """Write a strategy instance as the CLI does (its orders route to `coinbase` when live)."""
+        spec = StrategySpec(
+            id=strategy_id, params=MaCrossoverParams(product_id=BTC), mode=mode, enabled=enabled
+        )
+        kv = await self.bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+        await kv.put(strategy_id, spec)
+        return spec
+
+    async def delete_spec(self, strategy_id: str) -> None:
+        kv = await self.bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
+        await kv.delete(strategy_id)
+
     async def ticker(self, mid: str, product: str = BTC) -> None:
         price, now = D(mid), time.time_ns()
         half = D("0.5")
@@ -123,10 +145,12 @@ class RiskHarness:
         fields.update(overrides)
         return OrderIntent(**fields)
 
-    async def send(self, intent: OrderIntent, *, msg_id: str | None = "") -> None:
-        """Publish as a strategy does (msg_id = client_order_id unless told otherwise)."""
+    async def send(self, intent: OrderIntent, *, msg_id: str | None = "", sender: str = "") -> None:
+        """Publish as a strategy does (msg_id = client_order_id unless told otherwise), on the
+        intent subject of `sender` (default: the intent's own strategy)."""
         mid = intent.client_order_id if msg_id == "" else msg_id
-        await self.bus.publish_durable(subjects.intent(intent.strategy_id), intent, msg_id=mid)
+        subject = subjects.intent(sender or intent.strategy_id)
+        await self.bus.publish_durable(subject, intent, msg_id=mid)
 
     async def decide(self, intent: OrderIntent) -> RiskDecision:
         """Send an intent and wait for its decision."""
@@ -138,14 +162,22 @@ class RiskHarness:
         return await eventually(lambda: self.decisions.get(intent.client_order_id, []), what="a decision")
 
     async def fill(
-        self, side: Side, size: str, price: str, fee: str = "0", *, trade: str = "", sid: str = "s1"
+        self,
+        side: Side,
+        size: str,
+        price: str,
+        fee: str = "0",
+        *,
+        trade: str = "",
+        sid: str = "s1",
+        venue: str = VENUE,
     ) -> Fill:
         self._seq += 1
         fill = Fill(
             trade_id=trade or f"t{self._seq}",
             client_order_id=f"c{self._seq}",
             strategy_id=sid,
-            venue=VENUE,
+            venue=venue,
             product_id=BTC,
             side=side,
             price=D(price),
@@ -154,10 +186,10 @@ class RiskHarness:
             liquidity=Liquidity.TAKER,
             fill_ns=time.time_ns(),
         )
-        await self.bus.publish_durable(subjects.fill(VENUE, BTC), fill, msg_id=fill.dedupe_key)
+        await self.bus.publish_durable(subjects.fill(venue, BTC), fill, msg_id=fill.dedupe_key)
         return fill
 
-    async def event(self, intent: OrderIntent, status: OrderStatus, reason: str = "") -> None:
+    async def event(self, intent: OrderIntent | Order, status: OrderStatus, reason: str = "") -> None:
         event = OrderEvent(
             client_order_id=intent.client_order_id,
             strategy_id=intent.strategy_id,
@@ -203,10 +235,12 @@ async def risk_bus(private_nats: NatsServer) -> AsyncIterator[Bus]:
 
 @pytest.fixture
 async def harness(risk_bus: Bus) -> RiskHarness:
-    """Products and a fresh mark in place, decisions recorded."""
+    """Products in place, live specs for `s1` and `s2`, decisions recorded."""
     h = RiskHarness(risk_bus)
     await h.listen()
     await h.product()
+    for sid in ("s1", "s2"):
+        await h.put_spec(sid)
     return h
 
 

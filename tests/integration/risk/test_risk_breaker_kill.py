@@ -51,7 +51,7 @@ async def test_breaker_opens_after_failures_and_lets_exactly_one_probe_through(
 async def test_halt_cancels_blocks_entries_lets_reductions_and_flattens(
     harness: RiskHarness, start_risk: StartRisk
 ) -> None:
-    await start_risk()
+    risk = await start_risk()
     await harness.ticker("100000")
     cancels: list[CancelRequest] = []
     flattening: list[Order] = []
@@ -81,6 +81,9 @@ async def test_halt_cancels_blocks_entries_lets_reductions_and_flattens(
     assert "drill" in cancels[0].reason
     flat = (await eventually(lambda: flattening, what="flattening order approved"))[0]
     assert (flat.side, flat.size, flat.strategy_id) == (Side.SELL, D("0.3"), "s1")
+    # Execution finds no liquidity for the IOC: while it was in flight, it already closed everything.
+    await harness.event(flat, OrderStatus.EXPIRED)
+    await eventually(lambda: not risk.book.pending.by_position(), what="flatten no longer pending")
 
     entry = await harness.decide(harness.intent())
     assert entry.reasons == ("KILL_SWITCH",)

@@ -118,6 +118,7 @@ async def test_only_risk_may_approve_and_only_execution_may_consume(as_user: AsU
 async def test_every_service_does_its_job_under_its_own_user(as_user: AsUser) -> None:
     risk_bus, strategy, execution, cli = [await as_user(u) for u in ("risk", "strategy", "execution", "cli")]
     await RiskHarness(execution).product(BTC_INFO)  # execution writes the product catalogue
+    await RiskHarness(cli).put_spec("s1")  # the CLI writes strategy specs; risk reads them
     service = RiskService(
         RiskSettings(
             limits=msgspec.to_builtins(limits()),

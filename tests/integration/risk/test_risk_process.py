@@ -58,3 +58,20 @@ async def test_ready_shows_the_breaker_and_metrics_are_exported(private_nats: Na
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
+
+
+def test_a_live_run_without_explicit_caps_does_not_start() -> None:
+    """`require_explicit_limits` (set by the live launcher): the paper-sized defaults are not caps for
+    real money. The process exits with the config error code, naming what is missing."""
+    proc = _start(
+        {
+            "ALGOPIONEER_RISK__REQUIRE_EXPLICIT_LIMITS": "true",
+            "ALGOPIONEER_RISK__LIMITS__DAILY_LOSS_LIMIT": "200",
+            "NATS_URL": "nats://127.0.0.1:1",
+        }
+    )
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 2, stderr
+    for name in ("max_position_notional", "max_strategy_notional", "max_gross_exposure"):
+        assert name in stderr
+    assert "daily_loss_limit" not in stderr

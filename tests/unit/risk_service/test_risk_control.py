@@ -52,6 +52,14 @@ def test_flatten_closes_every_open_position_on_served_venues() -> None:
 def test_cancels_go_to_every_venue_and_cancel_everything() -> None:
     requests = cancels(["b", "a"], "halt", 7)
     assert [(r.venue, r.client_order_ids, r.strategy_id) for r in requests] == [("a", (), ""), ("b", (), "")]
+    assert {r.epoch for r in cancels(["b", "a"], "halt", 7, epoch=4)} == {4}
+
+
+def test_flatten_intents_are_dated_when_planned_not_when_the_halt_was_asked() -> None:
+    first = flatten_intents([position("0.5")], ["coinbase"], "drill", 42, created_ns=1_000)
+    again = flatten_intents([position("0.5")], ["coinbase"], "drill", 42, created_ns=2_000)
+    assert (first[0].created_ns, again[0].created_ns) == (1_000, 2_000)
+    assert first[0].client_order_id == again[0].client_order_id
 
 
 def test_status_is_json_for_the_cli() -> None:

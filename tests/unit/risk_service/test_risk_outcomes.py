@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from services.risk.outcomes import OutcomeMemory, PendingOrders, breaker_outcome, reject_code
@@ -101,3 +102,30 @@ def test_pending_orders_follow_their_events_and_count_once() -> None:
     pending.on_event(event(OrderStatus.ACCEPTED, coid="c9", side=Side.SELL))  # seen first in a replay
     assert pending.by_position() == {key: D("-1")}
     assert len(pending) == 1
+
+
+def test_replayed_approvals_are_pending_unless_an_event_came_first() -> None:
+    pending = PendingOrders(capacity=2)
+    key = PositionKey("s1", "coinbase", "BTC-USD")
+    pending.on_event(event(OrderStatus.FILLED, coid="done", filled="1"))  # its approval replays later
+    pending.on_event(event(OrderStatus.PARTIALLY_FILLED, coid="part", filled="0.25"))
+    assert not pending.restore(order("done"))
+    assert not pending.restore(order("part"))  # the event knows better what is left
+    assert pending.restore(order("new", Side.SELL, "0.5"))
+    assert pending.by_position() == {key: D("0.25")}
+    for coid in ("t1", "t2"):  # bounded: the oldest terminal ids are forgotten
+        pending.on_event(event(OrderStatus.CANCELLED, coid=coid))
+    assert pending.restore(order("done"))
+
+
+def test_unanswered_approvals_are_released_after_their_deadline_and_margin() -> None:
+    pending = PendingOrders()
+    timed = msgspec.structs.replace(order("timed"), expires_ns=100)
+    answered = msgspec.structs.replace(order("answered"), expires_ns=100)
+    pending.approve(timed)
+    pending.approve(answered)
+    pending.approve(order("no-deadline"))  # execution would place it whenever: never released
+    pending.on_event(event(OrderStatus.ACCEPTED, coid="answered"))
+    assert pending.release_unanswered(110, 10) == []
+    assert pending.release_unanswered(111, 10) == ["timed"]
+    assert len(pending) == 2
