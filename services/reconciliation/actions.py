@@ -55,7 +55,7 @@ class ActionRunner:
                 self.done.append(f"failed {label}: {type(exc).__name__}: {exc}")
 
     async def _one(self, action: Action) -> str:
-        venue = self._settings.venue.name
+        venue = self._settings.execution_venue
         if isinstance(action, PublishFill):
             fill = action.fill
             ack = await self._bus.publish_durable(

@@ -1,8 +1,18 @@
-"""Reconciliation settings: one frozen Struct per concern, every field documented (STYLE #3).
+"""Reconciliation settings: one frozen Struct per concern, every field documented.
 
 `ALGOPIONEER_RECONCILIATION__MODE=paper|live`, `..._INTERVAL_S`, `..._POLICY__POSITION_DIFFERENCE`…;
-the venue table is shared (`ALGOPIONEER_VENUE__REST_HOST`, `..._CA_FILE`). Keys come from
-`CoinbaseCredentials` only (live mode).
+the venue table is shared (`ALGOPIONEER_VENUE__NAME` is the market, `..._REST_HOST`, `..._CA_FILE`).
+Keys come from `CoinbaseCredentials` only (live mode).
+
+The naked-leg bound. A dual-leg instance that its own machine no longer manages (halted by its
+supervisor or a command, orphaned with no live lease, its spec stopped, deleted or moved to another
+venue) and whose legs are unhedged is unwound by reconciliation at the latest
+`max_unhedged_ms + naked_check_interval_s + one risk/execution round trip` after the fill that
+made it naked (its `max_unhedged_ms` from the spec or its last snapshot, else
+`default_max_unhedged_ms`). An orphaned instance is known as such only `lease_ttl_s` after its
+worker last renewed the lease, so its bound is the later of the two. A running instance unwinds
+its own legs within its `max_unhedged_ms`; reconciliation resolves it when it gives up. The age of
+every naked leg is exported (`recon_naked_leg_seconds`, `recon_naked_leg_max_seconds`).
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 import msgspec
 
 from services.reconciliation.model import Policy
+from shared import routing
 from shared.config import ServiceSettings, VenueSettings
 
 MODES = ("paper", "live")
@@ -75,14 +86,15 @@ class ReconSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_f
     """The reconciliation service: where the venue is, how often to compare, what to do."""
 
     venue: VenueSettings = msgspec.field(default_factory=VenueSettings)
-    """Venue id used in subjects (`coinbase`) and, for live, where the API is."""
+    """The market (`coinbase`) and, for live, where its API is."""
     mode: str = "paper"
-    """`paper` (the paper account in KV `paper_account`) or `live` (REST through the SDK)."""
+    """`paper`: the market's paper venue (`coinbase-paper`: the paper account in KV `paper_account`);
+    `live`: the market itself (REST through the SDK). See `execution_venue`."""
     paper_account_id: str = "paper"
     """The paper account's id (execution's `paper.account_id`)."""
     interval_s: float = 10.0
-    """Seconds between cycles (one also runs at start). With `max_unhedged_s` it bounds how long a
-    leg can stay naked; a live cycle costs about half a dozen REST calls, well inside the limits."""
+    """Seconds between cycles (one also runs at start); a live cycle costs about half a dozen REST
+    calls, well inside the limits. Naked legs are checked apart, every `naked_check_interval_s`."""
     dust: str = "0.00000001"
     """Differences up to this (venue units) are rounding, not findings."""
     dust_by_product: dict[str, str] = msgspec.field(default_factory=dict)
@@ -100,7 +112,19 @@ class ReconSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_f
     """Longest an instance may stay imbalanced after resolving before the `unhedged` policy acts;
     also how long a Reconciling instance waits for its open orders before it is resolved anyway."""
     corrective_timeout_s: float = 60.0
-    """A corrective intent without a terminal order event is in flight this long: no second one."""
+    """A corrective intent without a terminal order event (or with fills still to come) is in
+    flight this long: no second one. One that risk refused is in flight no more."""
+    corrective_ttl_s: float = 5.0
+    """A corrective intent's placement deadline (`expires_ns`): later, risk and execution refuse it."""
+    naked_check_interval_s: float = 0.25
+    """How often the ledger (followed live) is checked for naked legs, apart from the cycle."""
+    naked_retry_s: float = 1.0
+    """Least pause between two corrective intents of one instance (a refused one is not hammered)."""
+    default_max_unhedged_ms: int = 5_000
+    """The naked-leg bound of an instance whose spec and snapshot are both gone."""
+    lease_ttl_s: float = 10.0
+    """An instance whose lease in KV `worker_leases` has not been renewed for this long has no live
+    worker (the strategy service's own `lease_ttl_s`)."""
     external_strategy_id: str = "external"
     """Strategy id under which outside trades are booked, and corrective orders without an owner."""
     adopt_external_fills: bool = True
@@ -128,7 +152,18 @@ class ReconSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_f
             raise ValueError(
                 "interval_s, catch_up_timeout_s, strategy_timeout_s and status_max_age_s must be positive"
             )
-        for name in ("fill_grace_s", "unknown_grace_s", "max_unhedged_s", "corrective_timeout_s"):
+        if min(self.corrective_ttl_s, self.naked_check_interval_s, self.lease_ttl_s) <= 0:
+            raise ValueError("corrective_ttl_s, naked_check_interval_s and lease_ttl_s must be positive")
+        if self.default_max_unhedged_ms < 0:
+            raise ValueError("default_max_unhedged_ms must not be negative")
+        routing.execution_venue(self.venue.name, self.mode)
+        for name in (
+            "fill_grace_s",
+            "unknown_grace_s",
+            "max_unhedged_s",
+            "corrective_timeout_s",
+            "naked_retry_s",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         _decimal("dust", self.dust)
@@ -136,6 +171,11 @@ class ReconSettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknown_f
             _decimal(key, value)
         if not self.external_strategy_id:
             raise ValueError("external_strategy_id must not be empty")
+
+    @property
+    def execution_venue(self) -> str:
+        """The venue reconciled: where this mode's orders are filled and its ledger is kept."""
+        return routing.execution_venue(self.venue.name, self.mode)
 
     def dust_of(self, product_or_currency: str) -> Decimal:
         """The dust threshold of a product (or spot currency)."""

@@ -1,10 +1,12 @@
 """Pure decisions about strategy instances and policies: who gets `resolve`, when an imbalance
 has lasted too long, and the corrective intents and halts a policy asks for.
 
-Corrective intents get deterministic ids in their own namespace (`recon-<venue>-<sid>`), with the sequence
-taken from the corrective intents already on the INTENTS stream: a restarted service computes the
-same id, and the stream's de-duplication stores a repeated one once. One already in flight (no
-terminal event yet, younger than `corrective_timeout_s`) is never doubled.
+Corrective intents go to the execution venue reconciled, with a placement deadline
+(`corrective_ttl_s`). They get deterministic ids in their own namespace (`recon-<venue>-<sid>`), with
+the sequence taken from the corrective intents already on the INTENTS stream: a restarted service
+computes the same id, and the stream's de-duplication stores a repeated one once. One already in
+flight (not settled yet: no terminal event, or fills still to be booked; younger than
+`corrective_timeout_s`) is never doubled.
 """
 
 from __future__ import annotations
@@ -184,13 +186,15 @@ def corrective_intent(
     now_ns: int,
     reason: str,
 ) -> OrderIntent:
-    """A market IOC intent that trades `signed_size` (buy when positive), marked corrective."""
+    """A market IOC intent that trades `signed_size` (buy when positive), marked corrective, to be
+    placed within `corrective_ttl_s`."""
+    venue = settings.execution_venue
     return OrderIntent(
-        client_order_id=make_coid(f"recon-{settings.venue.name}-{strategy_id}", seq, leg),
+        client_order_id=make_coid(f"recon-{venue}-{strategy_id}", seq, leg),
         strategy_id=strategy_id,
         intent_seq=seq,
         leg=leg,
-        venue=settings.venue.name,
+        venue=venue,
         product_id=product_id,
         side=Side.BUY if signed_size > ZERO else Side.SELL,
         order_type=OrderType.MARKET,
@@ -198,6 +202,7 @@ def corrective_intent(
         time_in_force=TimeInForce.IOC,
         purpose=Purpose.CORRECTIVE,
         created_ns=now_ns,
+        expires_ns=now_ns + int(settings.corrective_ttl_s * _S),
         reason=f"reconciliation: {reason}",
     )
 
@@ -220,13 +225,14 @@ def next_seq(ledger: LedgerView, strategy_id: str, pending: Sequence[Action]) ->
 def in_flight(
     ledger: LedgerView, strategy_id: str, product_id: str, now_ns: int, settings: ReconSettings
 ) -> bool:
-    """A corrective of this strategy on this product that may still trade."""
+    """A corrective of this strategy on this product that may still trade (or whose fills are
+    still on their way: acting on the position before they are booked would trade it twice)."""
     horizon = now_ns - int(settings.corrective_timeout_s * _S)
     return any(
         o.strategy_id == strategy_id
         and o.product_id == product_id
         and o.purpose is Purpose.CORRECTIVE
         and o.created_ns >= horizon
-        and (o.status is None or not o.status.is_terminal)
+        and not o.settled
         for o in ledger.orders.values()
     )

@@ -38,6 +38,8 @@ class Kind(enum.StrEnum):
     """A strategy instance waits in Reconciling (or Halted by reconciliation) for real quantities."""
     UNHEDGED = "unhedged"
     """An instance's legs stay imbalanced after resolving."""
+    NAKED_LEG = "naked_leg"
+    """A dual-leg instance its own machine no longer manages holds an unhedged leg: unwound."""
 
 
 class Policy(enum.StrEnum):
@@ -69,6 +71,13 @@ class LedgerOrder:
     venue_order_id: str = ""
     created_ns: int = 0
     updated_ns: int = 0
+    booked: Decimal = ZERO
+    """What the fills read so far add up to (they may trail the order's terminal event)."""
+
+    @property
+    def settled(self) -> bool:
+        """Terminal, and every fill the venue reported for it is booked: it can move nothing more."""
+        return self.status is not None and self.status.is_terminal and self.booked >= self.filled_size
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,18 @@ are written before the venue sees it: a fill whose order event was lost is still
 strategy, and corrective sequences continue where the stream left them after a restart.
 `caught_up` compares what was read with what JetStream stores, so a cycle never mistakes a fill
 still in the follower's queue for a missing one.
+
+Two more things are kept for the naked-leg check: when each strategy's position last moved (read
+time, on the service clock: a leg is naked from then), and which intents risk refused (such an
+order will never trade, so it is not waited for). Decisions are not counted by `caught_up`: a
+refusal read late only delays the next corrective, it never makes a position wrong.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections import defaultdict
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -20,7 +27,7 @@ from services.reconciliation.model import ZERO, LedgerOrder, LedgerView
 from shared import subjects
 from shared.bus import Bus, Subscription
 from shared.ledger import Ledger, LedgerError
-from shared.messages import Fill, OrderEvent, OrderIntent
+from shared.messages import Fill, OrderEvent, OrderIntent, OrderStatus, RiskDecision
 
 _log = structlog.get_logger("reconciliation.tracker")
 
@@ -28,12 +35,19 @@ _log = structlog.get_logger("reconciliation.tracker")
 class LedgerTracker:
     """Follows FILLS and ORDER_EVENTS of one venue, and every intent, from the start of each stream."""
 
-    def __init__(self, venue: str) -> None:
+    def __init__(self, venue: str, clock: Callable[[], int] = time.time_ns) -> None:
         self.venue = venue
         self.ledger = Ledger()
         self.trade_ids: set[str] = set()
         self.orders: dict[str, LedgerOrder] = {}
+        self.booked: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        """Fill sizes read per client order id."""
+        self.moved_ns: dict[str, int] = {}
+        """When each strategy's position on this venue last moved (read time, service clock)."""
+        self.refused: set[str] = set()
+        """Client order ids risk refused."""
         self.read = {"fills": 0, "events": 0, "intents": 0}
+        self._clock = clock
         self._subscriptions: list[Subscription] = []
 
     # ---- feeding (pure bookkeeping: also used directly by tests) ----
@@ -42,11 +56,29 @@ class LedgerTracker:
         self.read["fills"] += 1
         if fill.venue != self.venue:
             return
+        if fill.trade_id in self.trade_ids:
+            return
         try:
             self.ledger.apply(fill)
         except LedgerError as exc:
             _log.warning("fill_not_booked", trade_id=fill.trade_id, error=str(exc))
         self.trade_ids.add(fill.trade_id)
+        self.booked[fill.client_order_id] += fill.size
+        self.moved_ns[fill.strategy_id] = self._clock()
+        known = self.orders.get(fill.client_order_id)
+        if known is not None:
+            self.orders[fill.client_order_id] = dataclasses.replace(
+                known, booked=self.booked[fill.client_order_id]
+            )
+
+    def on_decision(self, decision: RiskDecision) -> None:
+        """A refused intent is over: it will never reach the venue."""
+        if decision.approved:
+            return
+        self.refused.add(decision.client_order_id)
+        known = self.orders.get(decision.client_order_id)
+        if known is not None and known.status is None:
+            self.orders[decision.client_order_id] = dataclasses.replace(known, status=OrderStatus.REJECTED)
 
     def on_intent(self, intent: OrderIntent) -> None:
         """Owner, purpose and sequence of an order; an event seen earlier keeps its state."""
@@ -65,6 +97,8 @@ class LedgerTracker:
             leg=intent.leg,
             created_ns=intent.created_ns,
             updated_ns=intent.created_ns,
+            booked=self.booked.get(intent.client_order_id, ZERO),
+            status=OrderStatus.REJECTED if intent.client_order_id in self.refused else None,
         )
         if known is not None:
             base = dataclasses.replace(
@@ -90,6 +124,7 @@ class LedgerTracker:
                 side=event.side,
                 size=event.size,
                 created_ns=event.event_ns,
+                booked=self.booked.get(event.client_order_id, ZERO),
             )
         if known.status is not None and known.status.is_terminal and not event.status.is_terminal:
             return
@@ -127,6 +162,9 @@ class LedgerTracker:
         async def intent(msg: OrderIntent) -> None:
             self.on_intent(msg)
 
+        async def decision(msg: RiskDecision) -> None:
+            self.on_decision(msg)
+
         def skipped(key: str) -> Callable[[], None]:
             def count() -> None:  # an undecodable message was still read: `caught_up` must see it
                 self.read[key] += 1
@@ -146,6 +184,7 @@ class LedgerTracker:
             await bus.follow(
                 subjects.fill(self.venue, subjects.REST), Fill, fill, on_skipped=skipped("fills")
             ),
+            await bus.follow(subjects.decision(subjects.REST), RiskDecision, decision),
         ]
 
     async def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""Venue readers behind one Protocol, chosen by a small factory from `mode` (STYLE #5)."""
+"""Venue readers behind one Protocol, chosen by a small factory from `mode`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ __all__ = ["LiveReader", "PaperReader", "VenueReadError", "VenueReader", "build_
 def build_reader(
     settings: ReconSettings, bus: Bus, credentials: CoinbaseCredentials | None = None
 ) -> VenueReader:
-    """`paper` → the paper account in KV; `live` → REST through the SDK with keys from the environment."""
+    """`paper` → the paper venue's account in KV; `live` → REST through the SDK with keys from the environment."""
     if settings.mode == "paper":
-        return PaperReader(bus, settings.venue.name, settings.paper_account_id)
+        return PaperReader(bus, settings.execution_venue, settings.paper_account_id)
     creds = credentials or CoinbaseCredentials.from_environment()
     if creds is None:
         raise VenueReadError("live mode needs COINBASE_API_KEY and COINBASE_API_SECRET")

@@ -11,20 +11,30 @@ checked on the bus, not inside the service under test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from coinbase.rest import RESTClient
 
 from services.exchange_sim import ExchangeSim
 from services.reconciliation.config import LiveReaderSettings, PolicySettings, ReconSettings
 from services.reconciliation.service import ReconciliationService
+from services.reconciliation.venues import schemas
 from services.reconciliation.venues.live import LiveReader, build_client
-from services.strategy.messages import CommandAction, StrategyCommand, StrategyCommandReply
+from services.strategy.messages import (
+    CommandAction,
+    InstanceLease,
+    StrategyCommand,
+    StrategyCommandReply,
+    lease_key,
+)
 from shared import subjects
 from shared.bus import Bus
+from shared.coinbase.schemas import ListFillsResponse
 from shared.config import CoinbaseCredentials, NatsSettings, VenueSettings
 from shared.ledger import Ledger
 from shared.messages import (
@@ -252,5 +262,110 @@ class Stack:
             subjects.order_event(self.venue, intent.strategy_id), event, msg_id=event.dedupe_key
         )
 
+    async def execute(self, intent: OrderIntent) -> list[Fill]:
+        """What risk and execution do with an intent they pass: place it at the venue, then publish
+        its fills and its terminal event."""
+        venue_id = await self.place(intent.client_order_id, intent.product_id, intent.side, str(intent.size))
+        response = await asyncio.to_thread(self.client.get_fills, order_ids=[venue_id])
+        page = msgspec.convert(response.to_dict(), ListFillsResponse)
+        fills = []
+        for raw in page.fills:
+            vf = schemas.to_fill(raw, intent.client_order_id)
+            fills.append(
+                Fill(
+                    trade_id=vf.trade_id,
+                    client_order_id=intent.client_order_id,
+                    venue_order_id=vf.order_id,
+                    strategy_id=intent.strategy_id,
+                    venue=self.venue,
+                    product_id=vf.product_id,
+                    side=vf.side,
+                    price=vf.price,
+                    size=vf.size,
+                    fee=vf.commission,
+                    liquidity=vf.liquidity,
+                    fill_ns=vf.time_ns,
+                )
+            )
+        for fill in fills:
+            await self.bus.publish_durable(
+                subjects.fill(self.venue, fill.product_id), fill, msg_id=fill.dedupe_key
+            )
+        filled = sum((f.size for f in fills), D(0))
+        await self.event(intent, OrderStatus.FILLED, venue_order_id=venue_id, filled=str(filled))
+        return fills
+
     def balance(self, currency: str) -> Decimal:
         return self.sim.venue.account(self.sim.state.account_id).balance(currency)
+
+
+class FakeWorker:
+    """A strategy worker as reconciliation sees it: it renews an instance's lease in KV
+    `worker_leases` and publishes its status, and answers commands as a slot whose instance is not
+    running does (`halted` after repeated crashes, say). `stop()` is the worker dying: the lease is
+    no longer renewed and nothing more is said."""
+
+    def __init__(self, bus: Bus, sid: str, state: str, detail: str = "", kind: str = "pairs") -> None:
+        self.bus = bus
+        self.sid = sid
+        self.state = state
+        self.detail = detail
+        self.kind = kind
+        self.commands: list[StrategyCommand] = []
+        self._task: asyncio.Task[None] | None = None
+        self._serving: Any = None
+
+    async def start(self) -> FakeWorker:
+        self._serving = await self.bus.serve(
+            subjects.strategy_control(self.sid), StrategyCommand, self._on_command
+        )
+        leases = await self.bus.kv(subjects.KV_WORKER_LEASES, InstanceLease)
+        now = time.time_ns()
+        await leases.put(
+            lease_key(self.sid),
+            InstanceLease(worker_id="fake", strategy_id=self.sid, acquired_ns=now, renewed_ns=now),
+        )
+        await self.publish_status()
+        self._task = asyncio.create_task(self._beat(leases))
+        return self
+
+    async def _beat(self, leases: Any) -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.time_ns()
+            await leases.put(
+                lease_key(self.sid),
+                InstanceLease(worker_id="fake", strategy_id=self.sid, acquired_ns=now, renewed_ns=now),
+            )
+            await self.publish_status()
+
+    async def publish_status(self) -> None:
+        status = StrategyStatus(
+            strategy_id=self.sid,
+            kind=self.kind,
+            worker_id="fake",
+            state=self.state,
+            detail=self.detail,
+            status_ns=time.time_ns(),
+        )
+        await self.bus.publish(subjects.strategy_status(self.sid), status, traced=False)
+
+    async def _on_command(self, command: StrategyCommand) -> StrategyCommandReply:
+        self.commands.append(command)
+        return StrategyCommandReply(
+            ok=False,
+            strategy_id=self.sid,
+            worker_id="fake",
+            state=self.state,
+            detail=f"instance is not running ({self.state}: {self.detail})",
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._serving is not None:
+            await self._serving.unsubscribe()
+            self._serving = None

@@ -1,5 +1,6 @@
-"""Paper mode: the real execution service (paper adapter) keeps the account in KV `paper_account`;
-reconciliation reads it as the venue. Execution "crashes" after recording a fill but before
+"""Paper mode: the real execution service (paper adapter) keeps the account of the market's paper
+venue (`<market>-paper`) in KV `paper_account`; reconciliation, named the market and paper mode,
+reads it as the venue. Execution "crashes" after recording a fill but before
 publishing it: reconciliation publishes it, and the ledger equals the paper account."""
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from services.execution.service import ExecutionService
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.model import Kind
 from services.reconciliation.service import ReconciliationService
-from services.reconciliation.venues.paper import PaperReader
-from shared import subjects
+from shared import routing, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings, VenueSettings
 from shared.messages import (
@@ -48,28 +48,30 @@ class CrashingExecution(ExecutionService):
 
 
 async def test_paper_fill_lost_by_execution_is_published(bus: Bus, nats_url: str) -> None:
-    venue = f"p{uuid.uuid4().hex[:10]}"
+    market = f"p{uuid.uuid4().hex[:10]}"
+    venue = routing.execution_venue(market, "paper")
     nats = NatsSettings(url=nats_url)
     exec_settings = ExecutionSettings(
         nats=nats,
-        venue=VenueSettings(name=venue),
+        venue=VenueSettings(name=market),
         mode="paper",
         paper=PaperSettings(initial_balances={"USD": "100000", "BTC": "1"}),
     )
-    adapter = PaperAdapter(venue, exec_settings.paper, bus)
+    adapter = PaperAdapter(venue, exec_settings.paper, bus, market=market)
     execution = CrashingExecution(exec_settings, adapter)
     await execution.start(ServiceContext("execution", exec_settings, bus))
     recon_settings = ReconSettings(
-        nats=nats, venue=VenueSettings(name=venue), mode="paper", interval_s=0.3, fill_grace_s=0.0
+        nats=nats, venue=VenueSettings(name=market), mode="paper", interval_s=0.3, fill_grace_s=0.0
     )
-    recon = ReconciliationService(recon_settings, PaperReader(bus, venue, "paper"))
+    recon = ReconciliationService(recon_settings)  # its reader reads the paper venue's account
+    assert recon.venue == venue
     audit = await Audit(venue).start(bus)
     try:
         await recon.start(ServiceContext("reconciliation", recon_settings, bus))
         await eventually(lambda: recon.reports, what="first cycle (baseline)")
         now = time.time_ns()
         book = BookUpdate(
-            venue=venue,
+            venue=market,
             product_id="BTC-USD",
             bids=(BookLevel(price=D(99), size=D(5)),),
             asks=(BookLevel(price=D(100), size=D(5)),),
@@ -78,7 +80,7 @@ async def test_paper_fill_lost_by_execution_is_published(bus: Bus, nats_url: str
             receive_time_ns=now,
             sequence=0,
         )
-        await bus.publish(subjects.book(venue, "BTC-USD"), book, traced=False)
+        await bus.publish(subjects.book(market, "BTC-USD"), book, traced=False)
         await eventually(lambda: adapter.book_updates > 0, what="paper book applied")
         intent = OrderIntent(
             client_order_id=client_order_id(f"{venue}-s1", 1, 0),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import subjects
+from shared import routing, subjects
 from shared.bus import Bus
 from shared.messages import ReconReport
 from shared.testing import eventually
@@ -40,12 +40,13 @@ def _start(env_extra: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen[str]
 
 async def test_process_reports_each_cycle_and_stops_cleanly(bus: Bus, nats_url: str) -> None:
     venue = f"q{uuid.uuid4().hex[:10]}"
+    paper = routing.execution_venue(venue, "paper")  # the market's paper venue is reconciled
     reports: list[ReconReport] = []
 
     async def on_report(report: ReconReport) -> None:
         reports.append(report)
 
-    await bus.follow(subjects.recon_report(venue), ReconReport, on_report)
+    await bus.follow(subjects.recon_report(paper), ReconReport, on_report)
     proc = _start(
         {
             "NATS_URL": nats_url,
@@ -56,7 +57,7 @@ async def test_process_reports_each_cycle_and_stops_cleanly(bus: Bus, nats_url: 
     )
     try:
         await eventually(lambda: len(reports) >= 2, timeout_s=20, what="two cycle reports")
-        assert reports[0].venue == venue
+        assert reports[0].venue == paper
         assert reports[1].cycle == reports[0].cycle + 1
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -16,7 +16,7 @@ from services.strategy.specs import delete_spec, put_spec
 from shared import subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
-from shared.messages import OrderIntent, OrderStatus, PairsParams, Purpose, StrategySpec, Ticker
+from shared.messages import Mode, OrderIntent, OrderStatus, PairsParams, Purpose, StrategySpec, Ticker
 from shared.risk.products import ProductInfo
 from shared.runtime import ServiceContext
 from shared.testing import eventually
@@ -78,7 +78,8 @@ async def enter(stack: Stack, worker: StrategyService, sid: str) -> list[OrderIn
         execution_timeout_ms=300,
         max_unhedged_ms=300,
     )
-    await put_spec(bus, StrategySpec(id=sid, params=params, venue=venue))
+    # Live: its orders go to the venue itself (the simulator), the one reconciled here.
+    await put_spec(bus, StrategySpec(id=sid, params=params, venue=venue, mode=Mode.LIVE))
     await eventually(lambda: worker.states().get(sid) == "flat", timeout_s=10, what="instance running")
     for i, p1 in enumerate(["100", "100", "100", "100", "100", "110"]):
         await bus.publish(subjects.ticker(venue, PAIR[1]), tick(venue, PAIR[1], "10", i), traced=False)

@@ -35,6 +35,7 @@ SETTLED = Memory(baseline={"BTC": D(1), "ETH": D(0), "USD": D(0)})
 def settings(**overrides: Any) -> ReconSettings:
     values: dict[str, Any] = {
         "venue": VenueSettings(name=VENUE),
+        "mode": "live",
         "fill_grace_s": 5.0,
         "unknown_grace_s": 30.0,
     }
