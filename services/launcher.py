@@ -5,6 +5,12 @@ profile that exists, in `services.stack` order. A service that exits unexpectedl
 exponential backoff and the restart is logged. On Ctrl-C or SIGTERM the services stop in reverse
 order (each gets SIGTERM and time to drain), and NATS stops last, so no service is left hanging on
 a dead server.
+
+NATS users: the paper profile may run on the committed `<user>-local` passwords (the server listens
+on 127.0.0.1 only and trades nothing real). The live profile never does: it generates per-install
+passwords once (`shared.nats.install`, `data/nats/credentials.json`, mode 0600), renders the server
+config from them, and gives each service only its own user's password; the CLI's goes into
+`data/stack.json` (mode 0600).
 """
 
 from __future__ import annotations
@@ -18,17 +24,19 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import structlog
 
-from services.stack import ServiceEntry, services_for
+from services.risk.config import EXPLICIT_LIMITS
+from services.stack import LIVE, ServiceEntry, service_env, services_for
 from shared import streams, subjects
 from shared.bus import Bus
-from shared.config import NatsSettings
+from shared.config import NatsSettings, load_settings
 from shared.errors import AlgopioneerError
 from shared.messages import StrategySpec
-from shared.nats import auth
+from shared.nats import auth, install
 from shared.natsserver import NatsServer
 from shared.net import free_port
 
@@ -39,8 +47,25 @@ CLI_USER, ADMIN_USER = "cli", "admin"
 
 
 def nats_user(entry: ServiceEntry) -> str:
-    """The NATS user a service runs as: its name, except both execution modes share `execution`."""
-    return "execution" if entry.module == "services.execution" else entry.name
+    """The NATS user a service runs as (its stack entry says; both executions share `execution`)."""
+    return entry.nats_user
+
+
+LIVE_LIMITS: tuple[str, ...] = EXPLICIT_LIMITS
+"""Risk limits a live stack must be given explicitly: the built-in ones are sized for paper."""
+
+
+class _RiskStartupLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """Only `risk.limits`, loaded the way risk loads its settings (its other settings are ignored)."""
+
+    limits: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def missing_live_limits(environ: dict[str, str] | None = None) -> list[str]:
+    """The `LIVE_LIMITS` that neither `ALGOPIONEER_RISK__LIMITS__<FIELD>` nor the `[risk.limits]`
+    table of the `ALGOPIONEER_CONFIG` file sets (`ConfigError` if that file is unreadable)."""
+    given = load_settings(_RiskStartupLimits, section="risk", environ=environ).limits
+    return [name for name in LIVE_LIMITS if str(given.get(name, "")).strip() == ""]
 
 
 STOP_GRACE_S = 10.0
@@ -81,6 +106,8 @@ class Launcher:
         portfolio: Path | None = None,
         nats_config: Path | None = None,
     ) -> None:
+        if profile == LIVE and nats_config is not None:
+            raise LauncherError("the live profile renders its own NATS config from per-install passwords")
         self.data_dir = data_dir.resolve()
         self.profile = profile
         self.portfolio = portfolio
@@ -93,23 +120,41 @@ class Launcher:
         self.stopping = asyncio.Event()
         self.started = asyncio.Event()
         self.venue_env: dict[str, str] = {}
+        self.passwords: dict[str, str] = {}
+        """Live: this install's generated NATS passwords (set when `run` starts)."""
+
+    def password(self, user: str) -> str:
+        """A NATS user's password on this stack's server."""
+        if self.profile != LIVE:
+            return auth.local_password(user)
+        if user not in self.passwords:
+            raise LauncherError(
+                f"NATS user {user!r} has no password on the live server (shared/nats/auth.py)"
+            )
+        return self.passwords[user]
+
+    @property
+    def cli_credentials(self) -> tuple[str, str]:
+        """What the CLI (and the dashboard) log in with."""
+        return CLI_USER, self.password(CLI_USER)
 
     def _base_env(self, entry: ServiceEntry) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ALGOPIONEER_HTTP__")}
+        # Compose passwords loaded from .env are other users' secrets: no service gets them.
+        foreign = {auth.dotenv_var(u) for u in auth.USER_NAMES}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("ALGOPIONEER_HTTP__") and k not in foreign
+        }
         user = nats_user(entry)
         env.update(
             NATS_URL=self.nats.url,
             ALGOPIONEER_NATS__USER=user,
-            ALGOPIONEER_NATS__PASSWORD=auth.local_password(user),
+            ALGOPIONEER_NATS__PASSWORD=self.password(user),
             ALGOPIONEER_HTTP__PORT=str(entry.http_port),
             OTEL_SERVICE_NAME=entry.name,
             PYTHONUNBUFFERED="1",
         )
         env.update(self.venue_env)
-        if self.profile == "live":
-            # Paper reconciles against the paper account in KV; live against the venue's REST API.
-            env["ALGOPIONEER_RECONCILIATION__MODE"] = "live"
-        env.update(entry.env)
+        env.update(service_env(entry, self.profile))
         return env
 
     async def _spawn(self, managed: Managed) -> None:
@@ -221,19 +266,29 @@ class Launcher:
             await bus.close()
 
     async def _connect(self, user: str) -> Bus:
-        settings = NatsSettings(url=self.nats.url, user=user, password=auth.local_password(user))
+        settings = NatsSettings(url=self.nats.url, user=user, password=self.password(user))
         return await Bus.connect(settings, service="launcher")
 
     def _write_stack_file(self) -> None:
-        """`data/stack.json` tells CLI commands where the running stack's NATS and services are."""
+        """`data/stack.json` tells CLI commands where the running stack's NATS and services are, and
+        holds the CLI's password: owner-only (0600)."""
+        user, password = self.cli_credentials
         stack = {
             "nats_url": self.nats.url,
-            "nats_user": CLI_USER,
-            "nats_password": auth.local_password(CLI_USER),
+            "nats_user": user,
+            "nats_password": password,
             "profile": self.profile,
             "services": {m.entry.name: m.entry.http_port for m in self.managed},
         }
-        (self.data_dir / "stack.json").write_text(json.dumps(stack, indent=2))
+        install.write_private(self.data_dir / "stack.json", json.dumps(stack, indent=2))
+
+    def _prepare_live_nats(self) -> None:
+        """Live: this install's own passwords (generated on the first start) and the server config."""
+        try:
+            self.passwords, conf = install.prepare(self.nats.data_dir)
+        except install.CredentialsError as exc:
+            raise LauncherError(str(exc)) from None
+        self.nats.config_file = str(conf)
 
     async def run(self) -> int:
         """Start everything, wait for a stop signal, stop everything in reverse order."""
@@ -241,6 +296,8 @@ class Launcher:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
+        if self.profile == LIVE:
+            self._prepare_live_nats()
         await asyncio.to_thread(self.nats.start)
         _log.info("nats_started", url=self.nats.url, data=str(self.nats.data_dir))
         # The first creator of a stream sets its configuration: do it as admin, before any service.

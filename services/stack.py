@@ -30,6 +30,15 @@ class ServiceEntry:
     """Service-specific settings that select its role (for example the execution mode)."""
     replicas: int = 1
     """Default replica count in compose and Kubernetes (strategy workers scale horizontally)."""
+    live_env: dict[str, str] = field(default_factory=dict)
+    """Settings added in the live profile only (over `env`): what live asks of the service."""
+    user: str = ""
+    """NATS user it runs as; empty means its name (both executions share `execution`)."""
+
+    @property
+    def nats_user(self) -> str:
+        """The NATS user of `shared/nats/auth.py` this service logs in as."""
+        return self.user or self.name
 
     @property
     def available(self) -> bool:
@@ -45,13 +54,21 @@ CONTAINER_HTTP_PORT = 8080
 STACK: tuple[ServiceEntry, ...] = (
     ServiceEntry("exchange-sim", "services.exchange_sim", 8090, profiles=(PAPER,)),
     ServiceEntry("marketdata", "services.marketdata", 8081),
-    ServiceEntry("risk", "services.risk", 8083),
+    ServiceEntry(
+        "risk",
+        "services.risk",
+        8083,
+        # Live never trades on the built-in, paper-sized limits: risk refuses to start without them.
+        live_env={"ALGOPIONEER_RISK__REQUIRE_EXPLICIT_LIMITS": "true"},
+    ),
+    # Paper execution (venue `coinbase-paper`) runs in both profiles: on a live stack it fills paper
+    # twins of live strategies on the same Coinbase feed.
     ServiceEntry(
         "execution-paper",
         "services.execution",
-        8084,
-        profiles=(PAPER,),
+        8086,
         env={"ALGOPIONEER_EXECUTION__MODE": "paper"},
+        user="execution",
     ),
     ServiceEntry(
         "execution-coinbase",
@@ -59,8 +76,24 @@ STACK: tuple[ServiceEntry, ...] = (
         8084,
         profiles=(LIVE,),
         env={"ALGOPIONEER_EXECUTION__MODE": "live"},
+        user="execution",
     ),
-    ServiceEntry("reconciliation", "services.reconciliation", 8085),
+    # Paper reconciles the paper account in KV; live reconciles the Coinbase account over REST.
+    ServiceEntry(
+        "reconciliation",
+        "services.reconciliation",
+        8085,
+        live_env={"ALGOPIONEER_RECONCILIATION__MODE": "live"},
+    ),
+    # On a live stack the paper twins' venue gets its own reconciliation against the paper account.
+    ServiceEntry(
+        "reconciliation-paper",
+        "services.reconciliation",
+        8087,
+        profiles=(LIVE,),
+        env={"ALGOPIONEER_RECONCILIATION__MODE": "paper"},
+        user="reconciliation",
+    ),
     ServiceEntry("strategy", "services.strategy", 8082, replicas=2),
 )
 
@@ -68,3 +101,8 @@ STACK: tuple[ServiceEntry, ...] = (
 def services_for(profile: str) -> list[ServiceEntry]:
     """The entries of one profile, in start order."""
     return [entry for entry in STACK if profile in entry.profiles]
+
+
+def service_env(entry: ServiceEntry, profile: str) -> dict[str, str]:
+    """The service-specific environment of an entry in one profile."""
+    return entry.env | entry.live_env if profile == LIVE else dict(entry.env)

@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 
 from services.cli import backtest, find_pairs, operate, positions, trading
-from services.launcher import CLI_USER, PERMISSIONS_CONF, Launcher, LauncherError
-from shared.errors import BusUnavailableError
-from shared.nats import auth
+from services.launcher import PERMISSIONS_CONF, Launcher, LauncherError, missing_live_limits
+from shared.errors import BusUnavailableError, ConfigError
 from shared.natsserver import NatsServerError
 from shared.telemetry import configure_logging
 
@@ -59,15 +58,17 @@ def up(
 
       algopioneer up                 # paper trading against the bundled simulator
 
-      algopioneer up --live          # real Coinbase (keys from the environment or .env)
-    """
-    from shared.config import CoinbaseCredentials
+      algopioneer up --live          # real Coinbase (keys and risk limits from the environment or .env)
 
-    if live and CoinbaseCredentials.from_environment() is None:
-        typer.echo(
-            "--live needs COINBASE_API_KEY and COINBASE_API_SECRET in the environment or .env", err=True
-        )
-        raise typer.Exit(2)
+    Live refuses to start without explicit risk limits (max_position_notional, max_strategy_notional,
+    max_gross_exposure, daily_loss_limit as ALGOPIONEER_RISK__LIMITS__<FIELD>, or [risk.limits] in the
+    ALGOPIONEER_CONFIG file), and runs NATS on passwords generated for this install.
+    """
+    if live:
+        refusal = _live_refusal()
+        if refusal:
+            typer.echo(refusal, err=True)
+            raise typer.Exit(2)
     dashboard = show and sys.stdout.isatty()
     data_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
     configure_logging("launcher", log_file=str(data_dir / "logs" / "launcher.log") if dashboard else None)
@@ -79,7 +80,7 @@ def up(
         profile="live" if live else "paper",
         nats_port=nats_port if nats_port else -1,
         portfolio=seed,
-        nats_config=PERMISSIONS_CONF,
+        nats_config=None if live else PERMISSIONS_CONF,  # live renders one from its own passwords
     )
     try:
         code = asyncio.run(_run_stack(launcher, dashboard))
@@ -87,6 +88,25 @@ def up(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
+
+
+def _live_refusal() -> str | None:
+    """Why `up --live` must not start (one line), checked before anything starts; None when it may."""
+    from shared.config import CoinbaseCredentials
+
+    if CoinbaseCredentials.from_environment() is None:  # also loads .env into the environment
+        return "--live needs COINBASE_API_KEY and COINBASE_API_SECRET in the environment or .env"
+    try:
+        missing = missing_live_limits()
+    except ConfigError as exc:
+        return f"--live cannot read the risk limits: {exc}"
+    if missing:
+        return (
+            f"--live needs explicit risk limits; missing: {', '.join(missing)} "
+            "(set ALGOPIONEER_RISK__LIMITS__<FIELD> in the environment or .env, "
+            "or [risk.limits] in the ALGOPIONEER_CONFIG file)"
+        )
+    return None
 
 
 async def _run_stack(launcher: Launcher, dashboard: bool) -> int:
@@ -100,7 +120,7 @@ async def _run_stack(launcher: Launcher, dashboard: bool) -> int:
         if launcher.started.is_set():
             typer.echo(f"stack running; logs in {launcher.data_dir / 'logs'}; Ctrl-C stops everything")
             try:
-                cli = (CLI_USER, auth.local_password(CLI_USER))
+                cli = launcher.cli_credentials
                 await run_dashboard(stop=launcher.stopping, url=launcher.nats.url, credentials=cli)
             except Exception as exc:  # the view is a convenience; the stack keeps running without it
                 typer.echo(f"dashboard stopped ({exc}); the stack keeps running, Ctrl-C stops it", err=True)

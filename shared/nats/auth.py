@@ -2,7 +2,9 @@
 
 Edit `USERS` here, then run `python deploy/nats/gen_auth.py` to rewrite the generated files:
 
-- `shared/nats/permissions.conf`  the local stack and the integration tests (dev passwords `<user>-local`)
+- `shared/nats/permissions.conf`  the local paper stack and the integration tests (dev passwords
+                                  `<user>-local`; `up --live` renders its own with per-install passwords,
+                                  `render_install_conf` and `shared/nats/install.py`)
 - `deploy/nats/local.conf`        the same server config, at the path the deploy docs name
 - `deploy/nats/nats-server.conf`  the compose server; every password from the environment (`$RISK_PASSWORD` …)
 - `deploy/k8s/nats-values.yaml`   values for the official NATS Helm chart; passwords from the Secret
@@ -164,7 +166,8 @@ USERS: tuple[User, ...] = (
             subjects.STREAM_ORDER_EVENTS,
             subjects.STREAM_FILLS,
         ),
-        kv_read=(subjects.KV_RISK_LIMITS, subjects.KV_PRODUCTS),
+        # strategy specs: risk routes each intent by its strategy's own spec (order venue, enabled)
+        kv_read=(subjects.KV_RISK_LIMITS, subjects.KV_PRODUCTS, subjects.KV_STRATEGY_SPECS),
         kv_write=(subjects.KV_POSITIONS, subjects.KV_RISK_STATE),
         kv_put=HEARTBEAT,
         responder=True,  # halt / resume / status from the CLI
@@ -176,6 +179,7 @@ USERS: tuple[User, ...] = (
         publish=(ORDER_EVENTS, FILLS),
         subscribe=("md.ticker.>", "md.book.>", "md.trade.>"),  # the paper venue matches on market data
         consume=(subjects.STREAM_APPROVED, subjects.STREAM_CANCELS),
+        kv_read=(subjects.KV_RISK_STATE,),  # the halt epoch: older approvals are refused
         kv_write=(
             subjects.KV_PRODUCTS,
             subjects.KV_FEE_RATES,
@@ -196,11 +200,17 @@ USERS: tuple[User, ...] = (
         ),
         consume=(
             subjects.STREAM_INTENTS,
+            subjects.STREAM_DECISIONS,  # risk's answers to its corrective intents
             subjects.STREAM_ORDER_EVENTS,
             subjects.STREAM_FILLS,
             subjects.STREAM_STATUS,
         ),
-        kv_read=(subjects.KV_STRATEGY_SPECS, subjects.KV_PAPER_ACCOUNT),
+        kv_read=(
+            subjects.KV_STRATEGY_SPECS,
+            subjects.KV_PAPER_ACCOUNT,
+            subjects.KV_WORKER_LEASES,  # naked-leg backstop: which instances no worker runs
+            subjects.KV_STRATEGY_SNAPSHOTS,  # ... and their max_unhedged_ms once the spec is gone
+        ),
         kv_write=(subjects.KV_EXEC_STATE,),
         kv_put=HEARTBEAT,
     ),
@@ -453,6 +463,25 @@ def render_local_conf(source: str) -> str:
         + "max_payload: 1MB\n"
         + "jetstream: {max_file_store: 10GB}\n"
         + _accounts(USERS, {u.name: local_password(u.name) for u in USERS})
+    )
+
+
+def render_install_conf(passwords: dict[str, str]) -> str:
+    """The live local server (`algopioneer up --live`): every user with its per-install password.
+
+    Written by the launcher into the data folder with mode 0600, never committed. The passwords
+    are plain random secrets in that private file (not bcrypt hashes): the file and
+    `credentials.json` beside it are readable by the installing user only."""
+    missing = [u.name for u in USERS if not passwords.get(u.name)]
+    if missing:
+        raise ValueError(f"no password for {', '.join(missing)}")
+    return (
+        "# Rendered by `algopioneer up --live` from shared/nats/auth.py with this install's own passwords\n"
+        + "# (credentials.json beside it). Private to this install: mode 0600, never commit or share it.\n"
+        + "listen: 127.0.0.1:4222\n"
+        + "max_payload: 1MB\n"
+        + "jetstream: {max_file_store: 10GB}\n"
+        + _accounts(USERS, passwords)
     )
 
 

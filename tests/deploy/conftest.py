@@ -43,11 +43,23 @@ def gen_auth() -> ModuleType:
     return load_module(DEPLOY / "nats" / "gen_auth.py")
 
 
-def compose_env() -> dict[str, str]:
-    """The environment with a dummy password for every NATS user (compose has no defaults for them)."""
+LIVE_LIMITS: dict[str, str] = {
+    "ALGOPIONEER_RISK__LIMITS__MAX_POSITION_NOTIONAL": "2500",
+    "ALGOPIONEER_RISK__LIMITS__MAX_STRATEGY_NOTIONAL": "5000",
+    "ALGOPIONEER_RISK__LIMITS__MAX_GROSS_EXPOSURE": "10000",
+    "ALGOPIONEER_RISK__LIMITS__DAILY_LOSS_LIMIT": "250",
+}
+"""The explicit risk limits an operator's .env holds for live (deploy/live.env requires them)."""
+
+
+def compose_env(*, limits: bool = True) -> dict[str, str]:
+    """The environment with a dummy password for every NATS user (compose has no defaults for them)
+    and, unless `limits` is false, the live risk limits."""
     from shared.nats import auth
 
-    return os.environ | {auth.dotenv_var(u.name): f"{u.name}-test" for u in auth.DEPLOY_USERS}
+    base = {k: v for k, v in os.environ.items() if k not in LIVE_LIMITS}
+    passwords = {auth.dotenv_var(u.name): f"{u.name}-test" for u in auth.DEPLOY_USERS}
+    return base | passwords | (LIVE_LIMITS if limits else {})
 
 
 def run(

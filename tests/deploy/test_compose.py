@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from services.stack import LIVE, PAPER, STACK, ServiceEntry, services_for
+from services.stack import LIVE, PAPER, STACK, ServiceEntry, service_env, services_for
 from shared.nats import auth
-from tests.deploy.conftest import DEPLOY, REPO, compose_env, run, tool
+from tests.deploy.conftest import DEPLOY, LIVE_LIMITS, REPO, compose_env, run, tool
 
 ROOT_FILE = REPO / "compose.yaml"
 LIVE_ENV = DEPLOY / "live.env"
@@ -24,6 +24,7 @@ MODES = {
     "live": ["--env-file", str(LIVE_ENV)],
 }
 INFRA = {"nats", "otel-collector", "jaeger", "prometheus", "grafana"}
+PROJECT_OF = {PAPER: "default", LIVE: "live"}
 
 
 def compose(*args: str, file: Path = ROOT_FILE) -> str:
@@ -78,15 +79,18 @@ def test_each_mode_runs_exactly_its_profile(mode: str, profile: str) -> None:
     assert running >= INFRA
 
 
-@pytest.mark.parametrize("entry", STACK, ids=lambda e: e.name)
-def test_service_runs_the_stack_entry(entry: ServiceEntry) -> None:
-    mode = "default" if PAPER in entry.profiles else "live"
-    service = project(mode)["services"][entry.name]
+@pytest.mark.parametrize(
+    ("entry", "profile"),
+    [(e, p) for e in STACK for p in e.profiles],
+    ids=lambda v: v.name if isinstance(v, ServiceEntry) else v,
+)
+def test_service_runs_the_stack_entry(entry: ServiceEntry, profile: str) -> None:
+    service = project(PROJECT_OF[profile])["services"][entry.name]
     command = service["command"]
     assert command[:3] == ["python", "-m", entry.module]
     environment = service["environment"]
-    for key, value in entry.env.items():
-        assert environment.get(key) == value, f"{entry.name}: {key}"
+    for key, value in service_env(entry, profile).items():
+        assert environment.get(key) == value, f"{entry.name} ({profile}): {key}"
     assert environment["ALGOPIONEER_HTTP__HOST"] == "0.0.0.0"
     assert environment["ALGOPIONEER_HTTP__PORT"] == "8080"
     assert environment["OTEL_SERVICE_NAME"] == entry.name
@@ -161,6 +165,7 @@ def test_each_service_connects_as_its_nats_user_with_the_servers_password() -> N
             assert "ALGOPIONEER_NATS__USER" not in env  # the simulator does not use NATS
             continue
         user = env["ALGOPIONEER_NATS__USER"]
+        assert user == entry.nats_user, entry.name
         assert user in auth.BY_NAME
         assert auth.BY_NAME[user].deploy
         assert env["ALGOPIONEER_NATS__PASSWORD"] == server_env[auth.password_var(user)]
@@ -179,7 +184,8 @@ def test_coinbase_keys_only_reach_venue_facing_services() -> None:
     # `config` inlines env files, so read the source: which services get the repository's .env.
     services = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())["services"]
     with_keys = {name for name, s in services.items() if s.get("env_file")}
-    assert with_keys == {"marketdata", "execution-paper", "execution-coinbase", "reconciliation"}
+    # The paper venue never calls Coinbase: on a live stack its execution and reconciliation get no keys.
+    assert with_keys == {"marketdata", "execution-coinbase", "reconciliation"}
     for name in with_keys:
         assert services[name]["env_file"] == [{"path": "../.env", "required": False}]
 
@@ -192,3 +198,50 @@ def test_grafana_jaeger_prometheus_ports() -> None:
         if name in ("grafana", "jaeger", "prometheus")
     }
     assert published == {"grafana": {"3000"}, "jaeger": {"16686"}, "prometheus": {"9090"}}
+
+
+def test_live_refuses_to_load_without_each_explicit_risk_limit() -> None:
+    """deploy/live.env requires the four start-up limits: compose stops and names the missing one."""
+    for missing in LIVE_LIMITS:
+        env = compose_env()
+        del env[missing]
+        result = run(tool("docker-compose"), "-f", str(ROOT_FILE), *MODES["live"], "config", "-q", env=env)
+        assert result.returncode != 0, missing
+        assert missing in result.stderr, result.stderr
+
+
+def test_live_risk_gets_the_explicit_limits_and_requires_them() -> None:
+    risk = project("live")["services"]["risk"]["environment"]
+    for key, value in LIVE_LIMITS.items():
+        assert risk[key] == value, key
+    assert risk["ALGOPIONEER_RISK__REQUIRE_EXPLICIT_LIMITS"] == "true"
+
+
+def test_paper_needs_no_explicit_risk_limits() -> None:
+    """Paper may keep the built-in limits: without them compose loads and risk gets none (unset)."""
+    result = run(
+        tool("docker-compose"),
+        "-f",
+        str(ROOT_FILE),
+        "config",
+        "--format",
+        "json",
+        env=compose_env(limits=False),
+    )
+    assert result.returncode == 0, result.stderr
+    risk = json.loads(result.stdout)["services"]["risk"]["environment"]
+    for key in (*LIVE_LIMITS, "ALGOPIONEER_RISK__REQUIRE_EXPLICIT_LIMITS"):
+        assert risk.get(key) is None, key  # a null entry passes through only what the environment sets
+
+
+@pytest.mark.parametrize("profile", [PAPER, LIVE])
+def test_each_service_publishes_its_stack_port(profile: str) -> None:
+    """Paper twins on a live stack: execution-paper has a port of its own beside execution-coinbase."""
+    services = project(PROJECT_OF[profile])["services"]
+    for entry in services_for(profile):
+        published = [p["published"] for p in services[entry.name].get("ports", [])]
+        if entry.name == "strategy":
+            continue  # replicated: no host port
+        assert published == [str(entry.http_port)], entry.name
+    ports = [e.http_port for e in services_for(profile)]
+    assert len(ports) == len(set(ports))

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from services.stack import LIVE, PAPER, STACK, ServiceEntry, services_for
-from tests.deploy.conftest import K8S, REPO, kustomize, load_docs, run, tool
+from services.stack import LIVE, PAPER, STACK, ServiceEntry, service_env, services_for
+from tests.deploy.conftest import K8S, LIVE_LIMITS, REPO, kustomize, load_docs, run, tool
 
 OVERLAYS = {PAPER: K8S / "overlays" / PAPER, LIVE: K8S / "overlays" / LIVE}
 VENUE_FACING = {"marketdata", "reconciliation", "execution-paper", "execution-coinbase"}
@@ -62,6 +62,18 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
     return containers[0]
 
 
+def effective_env(profile: str, deployment: dict[str, Any]) -> dict[str, str | None]:
+    """What the container sees: its ConfigMaps' data (envFrom), then its own `env` (values; None for
+    values taken from a Secret or ConfigMap key)."""
+    main = container(deployment)
+    maps = {d["metadata"]["name"]: d.get("data", {}) for d in rendered(profile) if d["kind"] == "ConfigMap"}
+    env: dict[str, str | None] = {}
+    for source in main.get("envFrom", []):
+        env.update(maps[source["configMapRef"]["name"]])
+    env.update({e["name"]: e.get("value") for e in main["env"]})
+    return env
+
+
 def test_every_resource_file_is_schema_valid() -> None:
     files = _resource_files()
     assert len(files) >= 10
@@ -86,18 +98,25 @@ def test_overlay_has_a_deployment_per_stack_entry_of_its_profile(profile: str) -
     }
 
 
-@pytest.mark.parametrize("entry", STACK, ids=lambda e: e.name)
-def test_deployment_runs_the_stack_entry(entry: ServiceEntry) -> None:
-    profile = PAPER if PAPER in entry.profiles else LIVE
+@pytest.mark.parametrize(
+    ("entry", "profile"),
+    [(e, p) for e in STACK for p in e.profiles],
+    ids=lambda v: v.name if isinstance(v, ServiceEntry) else v,
+)
+def test_deployment_runs_the_stack_entry(entry: ServiceEntry, profile: str) -> None:
     deployment = deployments(profile)[entry.name]
     main = container(deployment)
     # The image's ENTRYPOINT (deploy/docker/entrypoint.py) stays; args are the command it execs.
     assert "command" not in main
     assert main["args"][:3] == ["python", "-m", entry.module]
-    env = {e["name"]: e.get("value") for e in main["env"]}
-    for key, value in entry.env.items():
-        assert env.get(key) == value, f"{entry.name}: {key}"
+    env = effective_env(profile, deployment)
+    for key, value in service_env(entry, profile).items():
+        assert env.get(key) == value, f"{entry.name} ({profile}): {key}"
     assert env["OTEL_SERVICE_NAME"] == entry.name
+    if entry.name != "exchange-sim":
+        assert env["ALGOPIONEER_NATS__USER"] == entry.nats_user
+        (password,) = [e for e in main["env"] if e["name"] == "ALGOPIONEER_NATS__PASSWORD"]
+        assert password["valueFrom"]["secretKeyRef"] == {"name": "algopioneer-nats", "key": entry.nats_user}
     assert main["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
     assert {"name": "http", "containerPort": 8080, "protocol": "TCP"} in main["ports"]
@@ -153,9 +172,27 @@ def test_secrets_are_referenced_never_committed() -> None:
             if "valueFrom" in e and e["valueFrom"]["secretKeyRef"]["name"] == "algopioneer-coinbase"
         }
         assert refs == {"COINBASE_API_KEY", "COINBASE_API_SECRET"}, name
+    for name in ("execution-paper", "reconciliation-paper"):  # the paper venue never calls Coinbase
+        assert not any(e["name"].startswith("COINBASE_") for e in container(live[name])["env"]), name
     for name, deployment in deployments(PAPER).items():
         keys = [e for e in container(deployment)["env"] if "valueFrom" in e]
         assert all(e["valueFrom"]["secretKeyRef"]["name"] == "algopioneer-nats" for e in keys), name
+
+
+def test_live_risk_requires_explicit_limits_with_no_defaults() -> None:
+    """Live risk takes the four start-up limits from an operator's ConfigMap, with no committed values:
+    the pod does not start without them, and risk itself refuses the built-in ones."""
+    env = {e["name"]: e for e in container(deployments(LIVE)["risk"])["env"]}
+    assert env["ALGOPIONEER_RISK__REQUIRE_EXPLICIT_LIMITS"]["value"] == "true"
+    for key in LIVE_LIMITS:
+        assert "value" not in env[key], key
+        ref = env[key]["valueFrom"]["configMapKeyRef"]
+        assert ref["name"] == "algopioneer-risk-limits", key
+        assert ref["key"] == key.removeprefix("ALGOPIONEER_RISK__LIMITS__").lower()
+        assert not ref.get("optional", False), key
+    assert not any(d["metadata"]["name"] == "algopioneer-risk-limits" for d in rendered(LIVE))
+    paper = {e["name"] for e in container(deployments(PAPER)["risk"])["env"]}
+    assert not paper & {*LIVE_LIMITS, "ALGOPIONEER_RISK__REQUIRE_EXPLICIT_LIMITS"}
 
 
 def test_strategy_autoscaler() -> None:

@@ -441,6 +441,10 @@ async def test_a_push_consumer_cannot_deliver_into_approved(stack: Stack) -> Non
         ("reconciliation", subjects.KV_POSITIONS),
         ("cli", subjects.KV_RISK_STATE),
         ("cli", subjects.KV_POSITIONS),
+        ("risk", subjects.KV_STRATEGY_SPECS),  # reads the specs it routes by, never writes them
+        ("execution", subjects.KV_RISK_STATE),  # reads the halt epoch, never moves it
+        ("reconciliation", subjects.KV_WORKER_LEASES),
+        ("reconciliation", subjects.KV_STRATEGY_SNAPSHOTS),
     ],
 )
 async def test_only_owners_write_their_buckets(stack: Stack, user: str, bucket: str) -> None:
@@ -449,6 +453,40 @@ async def test_only_owners_write_their_buckets(stack: Stack, user: str, bucket: 
     with pytest.raises(DENIED):
         await kv.put("forged", b"x")
     assert any(f"$kv.{bucket}.forged" in v.lower() for v in await client.settle()), client.errors
+
+
+async def test_the_guards_read_what_they_fence_with(stack: Stack) -> None:
+    """Risk routes by the strategy's own spec, execution refuses approvals from before the newest halt
+    (the epoch in risk's state), reconciliation finds unmanaged naked legs (leases, snapshots) and
+    follows risk's answers to its corrective intents: each reads (watches) them under its own user."""
+    cli, strategy, risk = (
+        await stack.connect("cli"),
+        await stack.connect("strategy"),
+        await stack.connect("risk"),
+    )
+    execution, recon = await stack.connect("execution"), await stack.connect("reconciliation")
+    await (await cli.kv(subjects.KV_STRATEGY_SPECS)).put(SID, Probe("spec"))
+    await (await risk.kv(subjects.KV_RISK_STATE)).put("state", Probe("epoch 2"))
+    await (await strategy.kv(subjects.KV_WORKER_LEASES)).put(f"lease.{SID}", Probe("w1"))
+    await (await strategy.kv(subjects.KV_STRATEGY_SNAPSHOTS)).put(f"snap.{SID}", Probe("snap"))
+    await risk.bus.publish_durable(subjects.decision(SID), Probe("refused"), msg_id="c-recon")
+
+    watchers = []
+    for client, bucket, key in (
+        (risk, subjects.KV_STRATEGY_SPECS, SID),
+        (execution, subjects.KV_RISK_STATE, "state"),
+        (recon, subjects.KV_WORKER_LEASES, f"lease.{SID}"),
+        (recon, subjects.KV_STRATEGY_SNAPSHOTS, f"snap.{SID}"),
+    ):
+        assert await (await client.kv(bucket)).get(key) is not None, (client, bucket)
+        watchers.append(await (await client.bus.js.key_value(bucket)).watchall())
+    decisions: list[object] = []
+    await recon.bus.follow(subjects.decision(subjects.REST), Probe, _collect(decisions))
+    await eventually(lambda: decisions, timeout_s=5, what="reconciliation follows risk's decisions")
+    for watcher in watchers:
+        await watcher.stop()
+    for client in (risk, execution, recon):
+        assert await client.settle() == [], client.errors
 
 
 @pytest.mark.parametrize(
@@ -578,16 +616,17 @@ async def test_the_paper_stack_runs_under_its_users(server: NatsServer, tmp_path
         )
         assert reply.ok
 
-        # an intent, published with the strategy user's rights, through real risk and paper execution
+        # an intent of the paper spec, published with the strategy user's rights, through real risk and
+        # paper execution: it goes to the spec's order venue (`coinbase-paper`), which fills it
         fills: list[Fill] = []
-        await cli.bus.subscribe(subjects.fill(VENUE, BTC), Fill, _collect(fills), traced=False)
+        await cli.bus.subscribe(subjects.fill(spec.order_venue, BTC), Fill, _collect(fills), traced=False)
         as_strategy = await stack.connect("strategy")
         intent = OrderIntent(
             client_order_id="auth-c-1",
-            strategy_id="auth-s",
+            strategy_id=spec.id,
             intent_seq=1,
             leg=0,
-            venue=VENUE,
+            venue=spec.order_venue,
             product_id=BTC,
             side=Side.BUY,
             order_type=OrderType.MARKET,
@@ -597,7 +636,7 @@ async def test_the_paper_stack_runs_under_its_users(server: NatsServer, tmp_path
 
         async def filled() -> bool:
             if not fills:
-                await as_strategy.bus.publish_durable(subjects.intent("auth-s"), intent, msg_id="auth-c-1")
+                await as_strategy.bus.publish_durable(subjects.intent(spec.id), intent, msg_id="auth-c-1")
                 await asyncio.sleep(0.5)
             return bool(fills)
 
