@@ -1,7 +1,9 @@
 """Chaos on the whole paper stack: kill -9 each service in turn mid-scenario (execution between the
 two legs of a dual-leg entry included) and let the launcher restart it; restart NATS; drop the
-simulator's WebSocket and burst REST 5xx. Afterwards: no order executed twice at the (paper) venue,
-no naked leg past the configured bound, and the ledger equals the paper account.
+simulator's WebSocket and burst REST 5xx; freeze execution past the orders' deadlines and halt while
+it is frozen. Afterwards: no order executed twice at the (paper) venue, no naked leg past the
+configured bound, the ledger equals the paper account, no order filled after a halt that fenced it
+off or past its deadline. The numbers are printed as the "chaos report" at the end of the run.
 """
 
 from __future__ import annotations
@@ -20,12 +22,23 @@ import pytest
 import pytest_asyncio
 
 from shared import codec, subjects
-from shared.messages import CandleReply, CandleRequest, Order, OrderEvent, OrderStatus, Purpose
+from shared.messages import (
+    CandleReply,
+    CandleRequest,
+    ControlCommand,
+    ControlReply,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Purpose,
+    RiskState,
+)
 from shared.messages.orders import client_order_id
 from shared.tasks import cancel_and_wait
 from shared.testing import eventually
 from tests.e2e.stack import (
     DUAL_LEGS,
+    PAPER_VENUE,
     PORTFOLIO,
     VENUE,
     Stack,
@@ -40,6 +53,10 @@ from tests.e2e.stack import (
 pytestmark = [pytest.mark.chaos, pytest.mark.asyncio(loop_scope="module")]
 MAX_UNHEDGED_S = 5.0  # DualLegParams.max_unhedged_ms default
 NAKED_GRACE_S = 3.0  # KV positions lag (risk tick 0.25 s) plus sampling
+ORDER_TTL_S = 5.0  # StrategySpec.order_ttl_ms default
+CLOCK_SKEW_S = 1.0  # execution's clock_skew_ms default: one host here, so any late fill is a defect
+HALTS: list[tuple[int, int]] = []
+"""(halt time ns, epoch it started) of every halt the suite made."""
 # Dual-leg instances re-enter every few seconds, so kills land mid-trade.
 CHAOS_PORTFOLIO: list[dict[str, Any]] = [
     {**spec, "params": {**spec["params"], "entry_cooldown_ms": 2_000}}
@@ -125,7 +142,7 @@ async def test_execution_killed_between_the_legs_of_a_dual_leg_entry(
             os.kill(pid, signal.SIGKILL)  # leg 2 is approved a moment later, execution is gone
             killed.set()
 
-    sub = await stack.bus.nc.subscribe(subjects.approved(VENUE), cb=on_approved)
+    sub = await stack.bus.nc.subscribe(subjects.approved(PAPER_VENUE), cb=on_approved)
     try:
         await asyncio.wait_for(killed.wait(), 30)
     finally:
@@ -180,12 +197,58 @@ async def test_simulator_ws_drop_and_rest_5xx_burst(stack: Stack) -> None:
     await _trading_again(stack, before, "WS drop and REST 5xx")
 
 
+async def test_execution_frozen_past_the_deadlines(stack: Stack) -> None:
+    """SIGSTOP execution while the instances trade, past every queued order's deadline, then let it
+    go: what queued meanwhile is refused as expired, never filled."""
+    pid = stack.managed("execution-paper").process.pid
+    before = await _orders(stack)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(ORDER_TTL_S + CLOCK_SKEW_S + 1.5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await _trading_again(stack, before, "the freeze")
+
+
+async def test_execution_frozen_and_halted_meanwhile(stack: Stack) -> None:
+    """SIGSTOP execution, halt while it is frozen, let it go, resume: what queued before the halt is
+    fenced off (cancelled, never placed)."""
+    pid = stack.managed("execution-paper").process.pid
+    before = await _orders(stack)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(2.0)
+        await _halt_recorded(stack, "chaos: halt while execution is frozen")
+        await asyncio.sleep(0.5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    await _resume(stack)
+    await _trading_again(stack, before, "the freeze and halt")
+
+
+async def _halt_recorded(stack: Stack, reason: str) -> None:
+    assert stack.bus is not None
+    at = time.time_ns()
+    await halt(stack, reason)
+    kv = await stack.bus.kv(subjects.KV_RISK_STATE, RiskState)
+    state = await kv.get("state")
+    assert state is not None
+    HALTS.append((at, state.value.epoch))
+
+
+async def _resume(stack: Stack) -> None:
+    assert stack.bus is not None
+    command = ControlCommand(action="resume", operator="chaos", requested_ns=time.time_ns())
+    reply = await stack.bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
+    assert reply.ok, reply.detail
+
+
 async def _metric_above(stack: Stack, service: str, metric: str, value: float) -> bool:
     return await stack.metric(service, metric) > value
 
 
 async def test_afterwards_no_duplicates_no_naked_leg_and_ledger_equals_account(
-    stack: Stack, naked_watch: NakedWatch
+    stack: Stack, naked_watch: NakedWatch, chaos_report: dict[str, Any]
 ) -> None:
     # No halt here (a halt between the legs has its own test below): the instances keep trading and
     # the check waits for a quiet moment.
@@ -197,7 +260,36 @@ async def test_afterwards_no_duplicates_no_naked_leg_and_ledger_equals_account(
         if event.venue_order_id:
             venue_ids.setdefault(event.client_order_id, set()).add(event.venue_order_id)
     twice = {coid: ids for coid, ids in venue_ids.items() if len(ids) > 1}
+    after_halt, past_deadline = _fenced_but_filled(records), _filled_late(records)
+    refused = {
+        e.client_order_id: e.reason.split(":", 1)[0]
+        for e in events
+        if e.reason.startswith(("HALTED", "DEADLINE_PASSED"))
+    }
+    chaos_report.update(
+        {
+            "orders at the paper venue": len(records),
+            "duplicate orders": len(twice) + len(order_anomalies(records)),
+            "fills lost (ledger vs account mismatches)": 0,  # settled_and_equal above held
+            "worst naked-leg time (s, sampled every 0.25 s)": round(
+                max(naked_watch.longest.values(), default=0.0), 2
+            ),
+            "worst naked-leg time reconciliation measured (s)": await stack.metric(
+                "reconciliation", "recon_naked_leg_max_seconds"
+            ),
+            "orders refused by execution as fenced by a halt": sum(
+                1 for r in refused.values() if r == "HALTED"
+            ),
+            "orders refused by execution past their deadline": sum(
+                1 for r in refused.values() if r == "DEADLINE_PASSED"
+            ),
+            "orders filled after a halt that fenced them": len(after_halt),
+            "orders filled past their deadline": len(past_deadline),
+        }
+    )
     assert not twice, f"orders placed twice at the venue: {twice}"
+    assert not after_halt, f"filled after the halt that fenced them off: {after_halt}"
+    assert not past_deadline, f"filled past their placement deadline: {past_deadline}"
     assert any(e.status is OrderStatus.FILLED for e in events)
     await _no_naked_leg(stack, MAX_UNHEDGED_S + 10)
     too_long = {
@@ -206,6 +298,30 @@ async def test_afterwards_no_duplicates_no_naked_leg_and_ledger_equals_account(
         if naked_watch.longest[sid] > MAX_UNHEDGED_S + NAKED_GRACE_S
     }
     assert not too_long, f"a leg stayed naked past max_unhedged_ms during chaos: {too_long}"
+
+
+def _fenced_but_filled(records: dict[str, Any]) -> list[str]:
+    """Orders approved before a halt (an older epoch) with a fill later than the halt: the halt's state
+    is stored before its cancels go out, and execution reads it before placing, so none may exist
+    (fills within 1 s of the halt are orders already in the venue's hands when it came)."""
+    late = []
+    for coid, record in records.items():
+        for at, epoch in HALTS:
+            if record.order.epoch < epoch and any(f.fill_ns > at + 1_000_000_000 for f in record.fills):
+                late.append(f"{coid} (epoch {record.order.epoch} < {epoch})")
+    return late
+
+
+def _filled_late(records: dict[str, Any]) -> list[str]:
+    """Market orders (every strategy order here) fill when placed: a fill past the order's placement
+    deadline plus the allowed clock skew means it was placed too late."""
+    allowance = int(CLOCK_SKEW_S * 1_000_000_000)
+    return [
+        coid
+        for coid, record in records.items()
+        if record.order.expires_ns
+        and any(f.fill_ns > record.order.expires_ns + allowance for f in record.fills)
+    ]
 
 
 async def test_halt_between_the_legs_of_an_entry_leaves_no_naked_leg(stack: Stack) -> None:
@@ -222,9 +338,9 @@ async def test_halt_between_the_legs_of_an_entry_leaves_no_naked_leg(stack: Stac
         if order.strategy_id in DUAL_LEGS and entry and not done.is_set():
             done.set()
             halted.append(order)
-            await halt(stack, "chaos: halt between the legs")
+            await _halt_recorded(stack, "chaos: halt between the legs")
 
-    sub = await stack.bus.nc.subscribe(subjects.approved(VENUE), cb=on_approved)
+    sub = await stack.bus.nc.subscribe(subjects.approved(PAPER_VENUE), cb=on_approved)
     try:
         await asyncio.wait_for(done.wait(), 30)
     finally:

@@ -27,12 +27,13 @@ import aiohttp
 
 from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from services.launcher import Launcher
-from services.stack import PAPER, services_for
+from services.stack import LIVE, PAPER, services_for
 from shared import codec, streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.messages import ControlCommand, ControlReply, StrategySpec
 from shared.messages.risk import Position
+from shared.routing import execution_venue
 from shared.tasks import within
 from shared.testing import eventually, free_port
 from shared.testing.otlp import OtlpReceiver
@@ -40,7 +41,10 @@ from shared.venue import default_products
 
 ZERO = Decimal(0)
 VENUE = "coinbase"
-PAPER_PREFIX = f"{VENUE}.paper"
+"""The market: where prices come from (the simulator plays Coinbase)."""
+PAPER_VENUE = execution_venue(VENUE, "paper")
+"""Where paper specs' orders go: the paper execution fills them on the market's data."""
+PAPER_PREFIX = f"{PAPER_VENUE}.paper"
 INITIAL = {"USD": "100000", "BTC": "1", "ETH": "20", "SOL": "500"}
 """Paper wallets: spot pairs sell one leg, so the account holds some of every base currency."""
 
@@ -123,9 +127,17 @@ class Stack:
     """A running paper stack plus the test's own view of it."""
 
     def __init__(
-        self, data_dir: Path, portfolio: list[dict[str, Any]], extra_env: dict[str, str] | None = None
+        self,
+        data_dir: Path,
+        portfolio: list[dict[str, Any]],
+        extra_env: dict[str, str] | None = None,
+        *,
+        with_live: bool = False,
     ):
         self.data_dir = data_dir
+        self.with_live = with_live
+        """Also run the live execution, trading at the simulator as if it were Coinbase (the paper
+        execution keeps filling paper specs on the same feed: paper twins of live strategies)."""
         self.portfolio_specs = portfolio
         self.extra_env = extra_env or {}
         self.receiver = OtlpReceiver()
@@ -145,7 +157,10 @@ class Stack:
         balances = "\n".join(f'{k} = "{v}"' for k, v in INITIAL.items())
         config.write_text(f"[execution.paper.initial_balances]\n{balances}\n")
         self.receiver.__enter__()
-        entries = [dataclasses.replace(e, http_port=free_port()) for e in services_for(PAPER) if e.available]
+        wanted = services_for(PAPER)
+        if self.with_live:
+            wanted += [e for e in services_for(LIVE) if e not in wanted and e.module == "services.execution"]
+        entries = [dataclasses.replace(e, http_port=free_port()) for e in wanted if e.available]
         self.ports = {e.name: e.http_port for e in entries}
         env = {
             **STACK_ENV,
@@ -422,8 +437,9 @@ def trace_gaps(stack: Stack, records: dict[str, PaperOrderRecord]) -> list[str]:
         ]
         missing = [w for w in want if w not in names]
         filled_in_trace = record.fills and log.get("status") == "filled"
-        if filled_in_trace and not any(name == "process fills.coinbase" for _, name in names):
-            missing.append(("*", "process fills.coinbase"))
+        fills_span = f"process fills.{PAPER_VENUE}"
+        if filled_in_trace and not any(name == fills_span for _, name in names):
+            missing.append(("*", fills_span))
         if missing:
             gaps.append(f"{coid} trace {log['trace_id']}: missing {missing}")
     return gaps
@@ -431,9 +447,13 @@ def trace_gaps(stack: Stack, records: dict[str, PaperOrderRecord]) -> list[str]:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    data_dir: Path, portfolio: list[dict[str, Any]] | None = None, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    portfolio: list[dict[str, Any]] | None = None,
+    extra_env: dict[str, str] | None = None,
+    *,
+    with_live: bool = False,
 ) -> AsyncIterator[Stack]:
-    stack = Stack(data_dir, portfolio if portfolio is not None else PORTFOLIO, extra_env)
+    stack = Stack(data_dir, portfolio if portfolio is not None else PORTFOLIO, extra_env, with_live=with_live)
     try:
         await stack.start()
         yield stack

@@ -21,7 +21,7 @@ import pytest_asyncio
 from shared import subjects
 from shared.messages import OrderIntent, OrderType, Side, Ticker
 from shared.testing import eventually
-from tests.e2e.stack import PORTFOLIO, VENUE, Stack, running_stack
+from tests.e2e.stack import PAPER_VENUE, PORTFOLIO, VENUE, Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 MA = "e2e-ma"
@@ -205,10 +205,10 @@ SERVED = {
 }
 DURABLE = {
     subjects.intent("e2e-bad"): ("risk", "reconciliation"),
-    subjects.approved(VENUE): ("execution-paper",),
-    subjects.cancel(VENUE): ("execution-paper",),
-    subjects.order_event(VENUE, MA): ("risk", "strategy", "reconciliation"),
-    subjects.fill(VENUE, "BTC-USD"): ("risk", "strategy", "reconciliation"),
+    subjects.approved(PAPER_VENUE): ("execution-paper",),
+    subjects.cancel(PAPER_VENUE): ("execution-paper",),
+    subjects.order_event(PAPER_VENUE, MA): ("risk", "strategy", "reconciliation"),
+    subjects.fill(PAPER_VENUE, "BTC-USD"): ("risk", "strategy", "reconciliation"),
 }
 
 
@@ -276,7 +276,7 @@ async def test_risk_restarts_after_malformed_messages_in_its_replayed_streams(st
     """Runs last: the malformed fill and order event published above stay in their streams, and risk
     rebuilds its ledger by replaying them after a restart. It must come back (skipping them)."""
     assert stack.bus is not None
-    await stack.bus.js.publish(subjects.fill(VENUE, "BTC-USD"), GARBAGE)  # also when run alone
+    await stack.bus.js.publish(subjects.fill(PAPER_VENUE, "BTC-USD"), GARBAGE)  # also when run alone
     managed = stack.managed("risk")
     pid = managed.process.pid
     os.kill(pid, signal.SIGKILL)
