@@ -11,7 +11,6 @@ checked on the bus, not inside the service under test.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from decimal import Decimal
@@ -24,21 +23,17 @@ from services.exchange_sim import ExchangeSim
 from services.reconciliation.config import LiveReaderSettings, PolicySettings, ReconSettings
 from services.reconciliation.service import ReconciliationService
 from services.reconciliation.venues import schemas
-from services.reconciliation.venues.live import LiveReader, build_client
-from services.strategy.messages import (
-    CommandAction,
-    InstanceLease,
-    StrategyCommand,
-    StrategyCommandReply,
-    lease_key,
-)
+from services.reconciliation.venues.live import LiveReader
 from shared import subjects
 from shared.bus import Bus
+from shared.coinbase.rest import build_client
 from shared.coinbase.schemas import ListFillsResponse
 from shared.config import CoinbaseCredentials, NatsSettings, VenueSettings
 from shared.ledger import Ledger
 from shared.messages import (
+    CommandAction,
     Fill,
+    InstanceLease,
     OrderEvent,
     OrderIntent,
     OrderStatus,
@@ -46,10 +41,14 @@ from shared.messages import (
     Purpose,
     ReconReport,
     Side,
+    StrategyCommand,
+    StrategyCommandReply,
     StrategyStatus,
     client_order_id,
+    lease_key,
 )
 from shared.runtime import ServiceContext
+from shared.tasks import cancel_and_wait
 from shared.testing import eventually
 
 D = Decimal
@@ -314,6 +313,7 @@ class FakeWorker:
         self.commands: list[StrategyCommand] = []
         self._task: asyncio.Task[None] | None = None
         self._serving: Any = None
+        self._stopped = False
 
     async def start(self) -> FakeWorker:
         self._serving = await self.bus.serve(
@@ -330,14 +330,18 @@ class FakeWorker:
         return self
 
     async def _beat(self, leases: Any) -> None:
-        while True:
+        """Renew and report until stopped. The flag ends it, not the cancel alone: the lease `put`
+        is a nats-py request, and on Python 3.11 its `asyncio.wait_for` returns the reply instead
+        of raising when a cancel lands with that reply; the loop would then beat for ever."""
+        while not self._stopped:
             await asyncio.sleep(0.1)
             now = time.time_ns()
             await leases.put(
                 lease_key(self.sid),
                 InstanceLease(worker_id="fake", strategy_id=self.sid, acquired_ns=now, renewed_ns=now),
             )
-            await self.publish_status()
+            if not self._stopped:
+                await self.publish_status()
 
     async def publish_status(self) -> None:
         status = StrategyStatus(
@@ -361,11 +365,9 @@ class FakeWorker:
         )
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopped = True
+        await cancel_and_wait([self._task])
+        self._task = None
         if self._serving is not None:
             await self._serving.unsubscribe()
             self._serving = None
