@@ -1,6 +1,6 @@
 """Market data: decode + normalize + publish throughput vs a raw msgspec JSON decode loop, same run.
 
-The recorded messages are Coinbase WS frames: a ticker stream (shaped like the reference's §1.5
+The recorded messages are Coinbase WS frames: a ticker stream (shaped like Coinbase's documented ticker
 example, prices and sequence numbers varying) and a mixed stream from the synthetic market (level2
 updates, trades, tickers, heartbeats). The pipeline is the service's real `on_frame` path — decode
 into typed Structs, sequence check, Decimal checks, book maintenance, msgpack encode and a NATS
@@ -21,10 +21,11 @@ import uvloop
 
 from services.marketdata.config import MarketDataSettings
 from services.marketdata.service import MarketDataService
-from services.marketdata.synthetic import SyntheticMarket, rfc3339
+from services.marketdata.synthetic import SyntheticMarket
 from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.natsserver import NatsServer
+from shared.timefmt import format_rfc3339
 
 TICKER_FRAMES = 50_000
 MIXED_FRAMES = 20_000
@@ -49,7 +50,7 @@ def ticker_frames(count: int) -> list[bytes]:
         price = Decimal(cents) / 100
         frames.append(
             _TICKER.format(
-                ts=rfc3339(start + seq * 1_000_000),
+                ts=format_rfc3339(start + seq * 1_000_000),
                 seq=seq,
                 pid=PRODUCTS[seq % 2],
                 price=price,

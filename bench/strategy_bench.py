@@ -53,7 +53,7 @@ def _spec(kind: str, i: int, products: tuple[str, ...]) -> Any:
 
 
 def _info(product: str) -> Any:
-    from shared.risk.products import ProductInfo
+    from shared.messages import ProductInfo
 
     return ProductInfo(
         venue=VENUE,
@@ -113,7 +113,7 @@ async def _service_run(url: str, kind: str, n: int, seconds: float) -> dict[str,
     from shared import streams, subjects
     from shared.bus import Bus
     from shared.config import NatsSettings
-    from shared.risk.products import ProductInfo
+    from shared.messages import ProductInfo
     from shared.runtime import ServiceContext
 
     nats_settings = NatsSettings(url=url)

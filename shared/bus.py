@@ -1,4 +1,4 @@
-"""The typed NATS bus: the one wrapper every publish and consume goes through (STYLE #9).
+"""The typed NATS bus: the one wrapper every publish and consume goes through.
 
 It encodes msgspec Structs as msgpack, carries W3C trace context in NATS headers (handlers never
 touch spans or headers), counts messages, bounds market-data subscriber queues (dropping the
@@ -202,7 +202,7 @@ class Bus:
         return bool(self.nc.is_connected)
 
     async def close(self) -> None:
-        """Stop consumers, then drain subscriptions and publishes, then close (STYLE #12)."""
+        """Stop consumers, then drain subscriptions and publishes, then close."""
         for consumer in self._consumers:
             await consumer.stop()
         if self.nc.is_closed:
@@ -362,8 +362,11 @@ class Bus:
         handler: Callable[[T], Awaitable[msgspec.Struct]],
         *,
         queue: str = "",
+        refuse: Callable[[str], msgspec.Struct] | None = None,
     ) -> Subscription:
-        """Answer typed requests; the handler's return value is the reply."""
+        """Answer typed requests; the handler's return value is the reply. A request that does not
+        decode is dropped, or answered with `refuse(error)` when given, so its sender hears why
+        instead of waiting for a timeout."""
         label = metrics.stream_label(subject)
 
         async def respond(msg: Msg) -> None:
@@ -379,6 +382,11 @@ class Bus:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 metrics.BUS_DECODE_ERRORS.labels(label).inc()
                 _log.warning("bus_decode_error", subject=msg.subject, error=str(exc))
+                if refuse is not None:
+                    try:
+                        await msg.respond(codec.encode(refuse(str(exc))))
+                    except Exception as error:  # the sender is gone: nothing more to tell
+                        _log.warning("bus_refusal_not_sent", subject=msg.subject, error=str(error))
                 return
             token = otel_context.attach(propagate.extract(msg.headers or {}))
             try:

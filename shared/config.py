@@ -1,4 +1,4 @@
-"""Typed settings: defaults ← TOML file ← environment, validated once at start (STYLE #3).
+"""Typed settings: defaults ← TOML file ← environment, validated once at start.
 
 Every service declares a frozen `msgspec.Struct` that forbids unknown fields and embeds the common
 parts below. `load_settings` merges, in order of precedence:

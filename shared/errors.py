@@ -36,3 +36,34 @@ class RetryLaterError(AlgopioneerError):
         self.reason = reason
         self.delay_s = delay_s
         super().__init__(reason)
+
+
+class VenueError(AlgopioneerError):
+    """A venue (Coinbase, the simulator's core or the paper venue) failed or refused a request.
+
+    The base of execution's and the venue core's errors; subclasses say whether to retry.
+    """
+
+    status: int = 0
+    """HTTP status when there was a response (0 for transport errors and the in-process venues)."""
+
+    def __init__(self, message: str, *, status: int = 0) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class OrderRejectedError(VenueError):
+    """One order was refused (by a venue or by our own pre-trade checks); nothing was created.
+
+    `reason` is a Coinbase `new_order_failure_reason` (or our own code in that style) and
+    `preview_reason` the matching `preview_failure_reason`, so a simulator can render the exact
+    HTTP-200 rejection body.
+    """
+
+    def __init__(
+        self, reason: str, detail: str = "", preview_reason: str = "UNKNOWN_PREVIEW_FAILURE_REASON"
+    ) -> None:
+        self.reason = reason
+        self.detail = detail
+        self.preview_reason = preview_reason
+        super().__init__(f"{reason}: {detail}" if detail else reason)

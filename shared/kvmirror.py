@@ -1,8 +1,9 @@
-"""Local mirrors of KV buckets (specs, leases), kept current by a watcher, and lease liveness.
+"""A local mirror of a KV bucket (strategy specs, worker leases), kept current by a watcher.
 
-A lease is alive while its revision keeps moving. Liveness is judged on *this* worker's monotonic
-clock from when it last saw the revision change, so clock skew between machines cannot make a
-healthy owner look dead. The bucket TTL (15 s) only garbage-collects keys of dead workers.
+Strategy workers and reconciliation both judge lease liveness with it: a lease is alive while its
+revision keeps moving, judged on *this* process's monotonic clock from when it last saw the revision
+change, so clock skew between machines cannot make a healthy owner look dead. The leases bucket's TTL
+only garbage-collects keys of dead workers.
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from shared.tasks import cancel_and_wait
 
-_log = structlog.get_logger("strategy.leases")
 _DELETES = ("DEL", "PURGE")
 
 
@@ -31,7 +29,7 @@ class MirrorEntry:
 
 
 class KvMirror:
-    """Every key of one bucket, as of the latest update this worker received."""
+    """Every key of one bucket, as of the latest update this process received."""
 
     def __init__(self, kv: Any, name: str) -> None:
         self.kv = kv

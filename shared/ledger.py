@@ -25,9 +25,8 @@ import msgspec
 from shared.errors import AlgopioneerError
 from shared.messages.orders import Fill
 from shared.messages.risk import PnlSummary, Position
+from shared.money import ONE, ZERO
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
 _BASIS_QUANTUM = Decimal("1e-16")
 _WIDE = Context(prec=60, rounding=ROUND_HALF_EVEN)
 

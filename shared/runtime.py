@@ -3,7 +3,7 @@
 `run_service` returns a process exit code: 0 after a clean stop, 2 for a config error, 3 when NATS
 cannot be reached. Both errors print one line that says what is wrong (no traceback).
 Shutdown on SIGTERM/SIGINT: the service stops first (it may still publish), then the bus drains,
-then telemetry flushes, then the HTTP server closes (STYLE #12).
+then telemetry flushes, then the HTTP server closes.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""JetStream provisioning: the streams and KV buckets of ARCHITECTURE §3.
+"""JetStream provisioning: the streams and KV buckets of `docs/architecture.md`.
 
 Idempotent and safe to run from every service at start: an existing stream with the same config is
 left alone, one with a different config is updated in place.

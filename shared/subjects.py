@@ -1,4 +1,4 @@
-"""Every NATS subject, stream and KV bucket name. No subject literal lives anywhere else (STYLE #2).
+"""Every NATS subject, stream and KV bucket name. No subject literal lives anywhere else.
 
 Order of tokens is fixed: root.kind.venue.symbol. Parameterised subjects are functions that check
 their tokens, so a product id with a '.' or a wildcard can never widen a subscription by accident.
@@ -145,9 +145,9 @@ KV_PAPER_ACCOUNT = "paper_account"
 KV_SERVICES = "services"
 KV_PRODUCTS = "products"
 KV_FEE_RATES = "fee_rates"
-"""The account's fee tier per venue (`shared.risk.products.FeeRates`, key: the venue), written by
+"""The account's fee tier per venue (`shared.messages.FeeRates`, key: the venue), written by
 execution from `GET /transaction_summary`; read by strategies to price their trades."""
-"""Trading rules per product (`shared.risk.products.ProductInfo`), key `<venue>.<product_id>`,
+"""Trading rules per product (`shared.messages.ProductInfo`), key `<venue>.<product_id>`,
 written by the execution service from its venue at start; read by risk and strategy."""
 
 KV_BUCKETS = (

@@ -8,17 +8,18 @@ problem ends in a one-line `error: …` on stderr and exit status 2; progress go
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from services.cli.exits import error_exit
 
 if TYPE_CHECKING:
     import polars as pl
@@ -66,20 +67,14 @@ METRICS = (
 )
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print `error: message` as one line on stderr and exit (shared by the research commands)."""
-    sys.stderr.write(f"error: {message}\n")
-    raise typer.Exit(code)
-
-
 def parse_decimal(value: str, option: str) -> Decimal:
     """A finite Decimal from an option's text, or a one-line failure naming the option."""
     try:
         result = Decimal(value.strip())
     except InvalidOperation:
-        fail(f"{option} must be a number, got '{value}'")
+        raise error_exit(f"{option} must be a number, got '{value}'") from None
     if not result.is_finite():
-        fail(f"{option} must be a finite number, got '{value}'")
+        raise error_exit(f"{option} must be a finite number, got '{value}'")
     return result
 
 
@@ -121,15 +116,15 @@ def _load(src: Source, product_id: str | None, n_bars: int, seed: int, interval:
 
     if src.rest is not None:
         if not product_id:
-            fail("REST candles need --product-id")
+            raise error_exit("REST candles need --product-id")
         (frame,) = _fetch(src, (product_id,))
         return bars_from_frame(frame.drop("product_id"))
     if src.data:
         if len(src.data) > 1:
-            fail("ma-crossover takes one --data file")
+            raise error_exit("ma-crossover takes one --data file")
         return load_bars(src.data[0])
     if interval < 1:
-        fail("--interval must be at least 1 second")
+        raise error_exit("--interval must be at least 1 second")
     return synthetic_bars(n_bars, seed=seed, interval_s=interval)
 
 
@@ -183,12 +178,12 @@ def _run_dual(src: Source, cfg: DualConfig) -> tuple[BacktestResult, Bars]:
     from shared.backtest.dual_data import dual_from_frames, load_dual
 
     if src.synthetic:
-        fail(f"--synthetic is for ma-crossover; {cfg.strategy} needs --data or --start/--end")
+        raise error_exit(f"--synthetic is for ma-crossover; {cfg.strategy} needs --data or --start/--end")
     if src.rest is not None:
         series = dual_from_frames(_fetch(src, cfg.products), cfg.products)
     else:
         if len(src.data) > 2:
-            fail("give one --data file with a product_id column, or two files (leg 1 first)")
+            raise error_exit("give one --data file with a product_id column, or two files (leg 1 first)")
         series = load_dual(src.data, cfg.products)
     with progress("backtest", enabled=len(series) > 50_000) as update:
         return run_dual(series, cfg, on_progress=update), series.leg1
@@ -288,16 +283,18 @@ def backtest(
     from shared.backtest.sweep import grid, run_sweep, sort_rows
 
     if strategy not in ("ma-crossover", "pairs", "basis"):
-        fail(f"--strategy '{strategy}' is not supported; use ma-crossover, pairs or basis")
+        raise error_exit(f"--strategy '{strategy}' is not supported; use ma-crossover, pairs or basis")
     axes = list(sweep or []) + list(more_axes or [])
     if more_axes and not sweep:
-        fail(f"unexpected argument '{more_axes[0]}' (did you mean --sweep {more_axes[0]}?)")
+        raise error_exit(f"unexpected argument '{more_axes[0]}' (did you mean --sweep {more_axes[0]}?)")
     try:
         src = resolve_source(
             list(data or []), synthetic, start, end, granularity, rest_host, ca_file, cache_dir
         )
         if product_id is not None and (src.rest is None or strategy != "ma-crossover"):
-            fail("--product-id is for ma-crossover with --start/--end (pairs/basis name their legs)")
+            raise error_exit(
+                "--product-id is for ma-crossover with --start/--end (pairs/basis name their legs)"
+            )
         run: dict[str, Any] = {
             "fill": fill,
             "fee_bps": parse_decimal(fee_bps, "--fee-bps"),
@@ -306,7 +303,9 @@ def backtest(
         }
         if strategy in ("pairs", "basis"):
             if axes or engine != "event":
-                fail(f"{strategy} runs on the event engine only (no --sweep, no --engine vectorised)")
+                raise error_exit(
+                    f"{strategy} runs on the event engine only (no --sweep, no --engine vectorised)"
+                )
             products = leg_ids(strategy, symbols, spot_id, future_id)
             values: dict[str, Any] = {
                 "notional": parse_decimal(notional, "--notional"),
@@ -346,7 +345,7 @@ def backtest(
             )
             if axes:
                 if top < 1 or workers < 1:
-                    fail("--top and --workers must be at least 1")
+                    raise error_exit("--top and --workers must be at least 1")
                 combos = grid(axes, short, long)
                 sort_rows([], sort_by)  # validate the metric name before the work starts
                 series = _load(src, product_id, bars, seed, interval)
@@ -375,9 +374,11 @@ def backtest(
             with stderr.status("writing results"):
                 written = save_result(result, out_dir, chart_bars)
     except BacktestError as exc:
-        fail(str(exc))
+        raise error_exit(str(exc)) from None
     except OSError as exc:
-        fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+        raise error_exit(
+            f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        ) from None
     summary = result_summary(result)
     if as_json:
         typer.echo(json.dumps(summary))

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.cli.backtest import fail, progress
+from services.cli.backtest import progress
+from services.cli.exits import error_exit
 
 if TYPE_CHECKING:
     from shared.research.pairs import PairStats
@@ -90,30 +91,30 @@ def find_pairs(
     from shared.research.pairs import encode_specs, scan_pairs, select, suggested_window, to_specs
 
     if not 0.0 < max_pvalue <= 1.0:
-        fail("--max-pvalue must be in (0, 1]")
+        raise error_exit("--max-pvalue must be in (0, 1]")
     if not -1.0 <= min_corr <= 1.0:
-        fail("--min-corr must be in [-1, 1]")
+        raise error_exit("--min-corr must be in [-1, 1]")
     if top < 1:
-        fail("--top must be at least 1")
+        raise error_exit("--top must be at least 1")
     if window is not None and window < 5:
-        fail("--window must be at least 5")
+        raise error_exit("--window must be at least 5")
     if not 0.0 <= exit_z < entry_z:
-        fail("need 0 <= --exit-z < --entry-z")
+        raise error_exit("need 0 <= --exit-z < --entry-z")
     if max_half_life is not None and max_half_life <= 0:
-        fail("--max-half-life must be positive")
+        raise error_exit("--max-half-life must be positive")
     if out is not None and not out.parent.is_dir():
-        fail(f"{out}: directory {out.parent} does not exist")
+        raise error_exit(f"{out}: directory {out.parent} does not exist")
     wanted = [p.strip() for p in products.split(",") if p.strip()] if products is not None else None
     if wanted is not None and len(set(wanted)) < 2:
-        fail("--products needs at least two different product ids")
+        raise error_exit("--products needs at least two different product ids")
     try:
         prices, n_obs = load_log_prices(data, wanted)
         if n_obs < 30:
-            fail(f"{data}: only {n_obs} times are common to all products; need at least 30")
+            raise error_exit(f"{data}: only {n_obs} times are common to all products; need at least 30")
         with progress("testing pairs") as update:
             stats = scan_pairs(prices, min_correlation=min_corr, on_progress=update)
     except DataError as exc:
-        fail(str(exc))
+        raise error_exit(str(exc)) from None
     tested = len(prices) * (len(prices) - 1) // 2
     chosen = select(stats, max_p_value=max_pvalue, max_half_life=max_half_life, top=top)
     windows = [window if window is not None else suggested_window(s) for s in chosen]
@@ -123,12 +124,14 @@ def find_pairs(
     else:
         Console().print(_table(chosen, windows, tested))
     if not chosen:
-        fail(f"no pair passed the filters (p-value <= {max_pvalue}, mean-reverting spread)", code=1)
+        raise error_exit(
+            f"no pair passed the filters (p-value <= {max_pvalue}, mean-reverting spread)", code=1
+        )
     if out is not None:
         try:
             out.write_bytes(encode_specs(to_specs(chosen, window=window, entry_z=entry_z, exit_z=exit_z)))
         except OSError as exc:
-            fail(f"{out}: {exc.strerror or exc}")
+            raise error_exit(f"{out}: {exc.strerror or exc}") from None
         Console(stderr=True).print(f"wrote {len(chosen)} pairs strategy spec(s) to {out}")
 
 

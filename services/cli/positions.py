@@ -19,8 +19,8 @@ from services.cli.view import StackView, mode_label, num
 from shared import codec, routing, subjects
 from shared.bus import Bus
 from shared.messages import Fill, Position
+from shared.money import ZERO
 
-ZERO = Decimal(0)
 KIND_NAMES = {"ma_crossover": "ma-crossover", "basis": "basis", "pairs": "pairs"}
 JSON_SHAPE = """{"strategies": [{"id", "type" (ma-crossover|basis|pairs), "mode" (paper|live),
 "venue" (where its orders go), "state", "owner", "positions": [{"product_id", "size", "avg_price"}],

@@ -8,8 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import typer
-
+from services.cli.exits import error_exit
 from shared import streams
 from shared.bus import Bus
 from shared.config import NatsSettings
@@ -40,12 +39,6 @@ def stack_credentials(data_dir: Path = Path("data")) -> tuple[str, str]:
     return stack.get("nats_user", ""), stack.get("nats_password", "")
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print one line to stderr and return the exit to raise."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
 @asynccontextmanager
 async def connect(url: str | None = None, credentials: tuple[str, str] | None = None) -> AsyncIterator[Bus]:
     """A bus connection for one command; a stack that is not running is a one-line error."""
@@ -59,7 +52,7 @@ async def connect(url: str | None = None, credentials: tuple[str, str] | None = 
             service="cli",
         )
     except BusUnavailableError as exc:
-        raise fail(f"{exc}. Is the stack running? Start it with `make run`.", 3) from None
+        raise error_exit(f"{exc}. Is the stack running? Start it with `make run`.", 3) from None
     try:
         await streams.provision(bus.js)  # idempotent; lets commands run before any service started
         yield bus

@@ -16,10 +16,12 @@ import msgspec
 import typer
 
 from services.cli.executions import missing_execution, running_venues
-from services.cli.stack_client import connect, fail
+from services.cli.exits import error_exit
+from services.cli.stack_client import connect
 from shared import subjects
 from shared.config import field_of
 from shared.messages import (
+    ControlAction,
     ControlCommand,
     ControlReply,
     Mode,
@@ -46,7 +48,7 @@ def _spec(spec_id: str, params: object, paper: bool) -> StrategySpec:
         )
     except msgspec.ValidationError as exc:
         field, problem = field_of(exc)
-        raise fail(f"invalid strategy: {field}: {problem}") from None
+        raise error_exit(f"invalid strategy: {field}: {problem}") from None
 
 
 async def _put_specs(specs: list[StrategySpec]) -> None:
@@ -56,14 +58,14 @@ async def _put_specs(specs: list[StrategySpec]) -> None:
         served = await running_venues(bus)
         for venue in sorted({s.order_venue for s in specs}):
             if venue not in served:
-                raise fail(missing_execution(venue))
+                raise error_exit(missing_execution(venue))
         kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
         for spec in specs:
             with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
                 entry = await kv.get(spec.id)
                 if entry is not None and entry.value.order_venue != spec.order_venue:
                     old = entry.value
-                    raise fail(
+                    raise error_exit(
                         f"instance {spec.id} trades {old.mode.value} ({old.order_venue}): stop it first"
                         f" (`algopioneer stop {spec.id}`) or use another --id"
                     )
@@ -130,7 +132,7 @@ def register(app: typer.Typer) -> None:
         Example: algopioneer basistrade --spot-id BTC-USD --future-id BIP-20DEC30-CDE --paper
         """
         if not future_id:
-            raise fail("--future-id is required (a BTC future such as BIP-20DEC30-CDE)")
+            raise error_exit("--future-id is required (a BTC future such as BIP-20DEC30-CDE)")
         params = {
             "type": "basis",
             "spot_id": spot_id,
@@ -157,7 +159,7 @@ def register(app: typer.Typer) -> None:
         """
         legs = [s.strip() for s in symbols.split(",") if s.strip()]
         if len(legs) != 2:
-            raise fail(f"--symbols needs exactly two products, got {len(legs)}: {symbols!r}")
+            raise error_exit(f"--symbols needs exactly two products, got {len(legs)}: {symbols!r}")
         params = {
             "type": "pairs",
             "leg1_id": legs[0],
@@ -181,14 +183,14 @@ def register(app: typer.Typer) -> None:
         try:
             specs = msgspec.json.decode(config.read_bytes(), type=list[StrategySpec])
         except FileNotFoundError:
-            raise fail(f"no such file: {config}") from None
+            raise error_exit(f"no such file: {config}") from None
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise fail(f"{config}: {exc}") from None
+            raise error_exit(f"{config}: {exc}") from None
         if not specs:
-            raise fail(f"{config} lists no strategies")
+            raise error_exit(f"{config} lists no strategies")
         ids = [s.id for s in specs]
         if len(set(ids)) != len(ids):
-            raise fail(f"{config}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
+            raise error_exit(f"{config}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
         _start([msgspec.structs.replace(s, mode=Mode.PAPER if paper else Mode.LIVE) for s in specs])
 
     @app.command()
@@ -207,10 +209,10 @@ def register(app: typer.Typer) -> None:
                 return True
 
         if not asyncio.run(run()):
-            raise fail(f"no such instance: {spec_id}")
+            raise error_exit(f"no such instance: {spec_id}")
         typer.echo(f"stopped {spec_id}")
 
-    def _control(action: str, reason: str, flatten: bool = False) -> ControlReply:
+    def _control(action: ControlAction, reason: str, flatten: bool = False) -> ControlReply:
         async def run() -> ControlReply:
             async with connect() as bus:
                 command = ControlCommand(
@@ -219,7 +221,7 @@ def register(app: typer.Typer) -> None:
                 try:
                     return await bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
                 except Exception as exc:  # no responder or timeout: the risk service is down
-                    raise fail(
+                    raise error_exit(
                         f"the risk service did not answer ({type(exc).__name__}); is it running?"
                     ) from None
 
@@ -234,7 +236,7 @@ def register(app: typer.Typer) -> None:
 
         Example: algopioneer halt --reason "exchange incident"
         """
-        reply = _control("halt", reason, flatten)
+        reply = _control(ControlAction.HALT, reason, flatten)
         typer.echo(f"halted: {reply.detail}" if reply.ok else f"halt refused: {reply.detail}")
         if not reply.ok:
             raise typer.Exit(1)
@@ -245,7 +247,7 @@ def register(app: typer.Typer) -> None:
 
         Example: algopioneer resume --reason "incident over"
         """
-        reply = _control("resume", reason)
+        reply = _control(ControlAction.RESUME, reason)
         typer.echo(f"resumed: {reply.detail}" if reply.ok else f"resume refused: {reply.detail}")
         if not reply.ok:
             raise typer.Exit(1)

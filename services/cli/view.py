@@ -16,12 +16,12 @@ import msgspec
 from rich.console import Group
 from rich.table import Table
 
-from services.strategy.messages import InstanceLease
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import (
     FeedStatus,
     Fill,
+    InstanceLease,
     OrderEvent,
     PnlSummary,
     RiskState,

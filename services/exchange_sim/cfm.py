@@ -7,9 +7,9 @@ from typing import Any
 
 from services.exchange_sim.render import fmt
 from services.exchange_sim.state import SimState
+from shared.money import ZERO
 from shared.venue import Position
 
-ZERO = Decimal(0)
 MONEY_FIELDS = (
     "futures_buying_power",
     "total_usd_balance",

@@ -13,8 +13,9 @@ from services.exchange_sim.feed import PriceFeed
 from services.exchange_sim.http_util import bad_request, json_body, json_response
 from services.exchange_sim.state import SimState
 from services.exchange_sim.ws import WsHub
+from shared.messages import Side
 from shared.money import to_decimal
-from shared.venue import Side, apply_funding, settle_expired
+from shared.venue import apply_funding, settle_expired
 
 CONTROL_PREFIX = "/_sim"
 

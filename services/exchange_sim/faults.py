@@ -43,26 +43,6 @@ class LateFillsFault:
 
 
 @dataclass
-class TokenBucket:
-    """`rate` tokens per second, burst of `rate`; time is passed in (seconds, monotonic)."""
-
-    rate: float
-    tokens: float = 0.0
-    stamp: float | None = None
-
-    def take(self, now: float) -> bool:
-        """Spend one token; False means answer 429."""
-        if self.stamp is None:
-            self.tokens, self.stamp = self.rate, now
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
-@dataclass
 class Faults:
     """Everything injectable. `reset()` clears it between tests."""
 

@@ -10,7 +10,7 @@ import structlog
 
 from services.exchange_sim.market_model import MarketModel
 from services.exchange_sim.state import SimState
-from shared.venue import Side
+from shared.messages import Side
 
 log = structlog.get_logger()
 PRINT_PROBABILITY = 0.3

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.venue import Fill, Order, OrderStatus, OrderType, Product, Venue
+from shared.messages import OrderType
+from shared.money import ZERO
+from shared.timefmt import format_rfc3339
+from shared.venue import CoinbaseOrderStatus, Fill, Order, Product, Venue
 
-ZERO = Decimal(0)
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -23,9 +24,7 @@ def rfc3339(ns: int) -> str:
     """RFC3339 with nanoseconds and a Z, as WS envelopes carry."""
     if ns <= 0:
         return ZERO_TIME
-    seconds, frac = divmod(ns, 1_000_000_000)
-    base = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{frac:09d}Z"
+    return format_rfc3339(ns)
 
 
 def money(value: Decimal, currency: str) -> dict[str, str]:
@@ -126,7 +125,7 @@ def order_json(order: Order, venue: Venue) -> dict[str, Any]:
     product = venue.products[order.product_id]
     base = req.base_size or ZERO
     completion = ZERO if not base else order.filled_size / base * 100
-    if order.status is OrderStatus.FILLED:
+    if order.status is CoinbaseOrderStatus.FILLED:
         completion = Decimal(100)
     return {
         "order_id": order.order_id,
@@ -182,7 +181,7 @@ def user_order_json(order: Order, venue: Venue) -> dict[str, Any]:
     future = product.is_future
     return {
         "avg_price": fmt(order.average_filled_price),
-        "cancel_reason": order.cancel_message if order.status is OrderStatus.CANCELLED else "",
+        "cancel_reason": order.cancel_message if order.status is CoinbaseOrderStatus.CANCELLED else "",
         "client_order_id": req.client_order_id,
         "completion_percentage": order_json(order, venue)["completion_percentage"],
         "contract_expiry_type": "EXPIRING" if future else "UNKNOWN_CONTRACT_EXPIRY_TYPE",

@@ -10,13 +10,13 @@ from aiohttp import web
 
 from services.exchange_sim.auth import bearer_token, verify_jwt
 from services.exchange_sim.control import CONTROL_PREFIX, SimControl
-from services.exchange_sim.faults import TokenBucket
 from services.exchange_sim.http_util import json_response
 from services.exchange_sim.render import error_body
 from services.exchange_sim.rest_accounts import AccountRoutes
 from services.exchange_sim.rest_market import MarketRoutes
 from services.exchange_sim.rest_orders import OrderRoutes
 from services.exchange_sim.state import SimState
+from shared.throttle import Throttle
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 API = "/api/v3/brokerage"
@@ -52,8 +52,8 @@ def build_app(state: SimState, control: SimControl) -> web.Application:
     """The TLS REST app (the control routes ride on the same server, without auth)."""
     cfg = state.config
     buckets = {
-        True: TokenBucket(cfg.rate_limit_public_per_s) if cfg.rate_limit_public_per_s else None,
-        False: TokenBucket(cfg.rate_limit_private_per_s) if cfg.rate_limit_private_per_s else None,
+        True: Throttle(cfg.rate_limit_public_per_s) if cfg.rate_limit_public_per_s else None,
+        False: Throttle(cfg.rate_limit_private_per_s) if cfg.rate_limit_private_per_s else None,
     }
 
     @web.middleware

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -12,10 +11,10 @@ from services.exchange_sim import cfm
 from services.exchange_sim.http_util import json_response, not_found, paged, query_int
 from services.exchange_sim.render import fmt, money, rfc3339
 from services.exchange_sim.state import SimState
+from shared.money import ZERO
 from shared.venue import Account, FeeTier
 
 P = "/api/v3/brokerage"
-ZERO = Decimal(0)
 _NS = uuid.UUID("6f1c7e52-7a5e-4c1b-9d0e-3b6a8c2f4d10")
 
 

@@ -12,7 +12,8 @@ from aiohttp import web
 from services.exchange_sim.http_util import bad_request, json_response, not_found, query_int, query_list
 from services.exchange_sim.render import fmt, product_json, rfc3339
 from services.exchange_sim.state import GRANULARITY_S, SimState
-from shared.venue import Product, Side
+from shared.messages import Side
+from shared.venue import Product
 
 P = "/api/v3/brokerage"
 MAX_CANDLES = 350

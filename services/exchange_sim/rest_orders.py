@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +19,9 @@ from services.exchange_sim.http_util import (
 )
 from services.exchange_sim.render import fill_json, order_json
 from services.exchange_sim.state import SimState
-from shared.venue import Order, OrderRejectedError, parse_order_request
+from shared.errors import OrderRejectedError
+from shared.timefmt import parse_rfc3339_ns
+from shared.venue import Order, parse_order_request
 
 P = "/api/v3/brokerage"
 
@@ -32,18 +33,13 @@ def _reject_body(body: dict[str, Any], exc: OrderRejectedError) -> dict[str, Any
         "order_id": "",
         "error_response": {
             "error": exc.reason,
-            "message": exc.message,
-            "error_details": exc.message,
+            "message": exc.detail,
+            "error_details": exc.detail,
             "preview_failure_reason": exc.preview_reason,
             "new_order_failure_reason": exc.reason,
         },
         "order_configuration": body.get("order_configuration") or {},
     }
-
-
-def _ts_ns(raw: str) -> int:
-    parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    return int(parsed.timestamp() * 1e9)
 
 
 class OrderRoutes:
@@ -127,8 +123,8 @@ class OrderRoutes:
         start = request.query.get("start_date")
         end = request.query.get("end_date")
         try:
-            start_ns = _ts_ns(start) if start else None
-            end_ns = _ts_ns(end) if end else None
+            start_ns = parse_rfc3339_ns(start) if start else None
+            end_ns = parse_rfc3339_ns(end) if end else None
         except ValueError:
             raise bad_request("invalid start_date or end_date") from None
         venue = self.state.venue

@@ -8,9 +8,10 @@ from typing import Any
 
 from services.exchange_sim.render import fmt, product_json, rfc3339, user_order_json
 from services.exchange_sim.state import SimState
-from shared.venue import Order, OrderStatus, Side, Trade
+from shared.messages import Side
+from shared.money import ZERO
+from shared.venue import CoinbaseOrderStatus, Order, Trade
 
-ZERO = Decimal(0)
 EPOCH = "1970-01-01T00:00:00Z"
 USER_BATCH = 50
 Events = list[dict[str, Any]]
@@ -155,7 +156,7 @@ def user_snapshots(state: SimState, product_ids: set[str]) -> list[Events]:
         o
         for o in state.venue.orders.values()
         if o.account_id == state.account_id
-        and o.status is OrderStatus.OPEN
+        and o.status is CoinbaseOrderStatus.OPEN
         and (not product_ids or o.product_id in product_ids)
     ]
     batches = [orders[i : i + USER_BATCH] for i in range(0, len(orders), USER_BATCH)]

@@ -1,4 +1,4 @@
-"""The one Protocol both venues implement (STYLE #5), and the sink they report through.
+"""The one Protocol both venues implement, and the sink they report through.
 
 An adapter turns approved `Order`s into venue actions and reports every outcome through a
 `ReportSink` *before* `place` returns: the service acks the work-queue message only after that, so an
@@ -10,8 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
-from shared.messages import CancelRequest, Fill, Order, OrderEvent, OrderStatus
-from shared.risk.products import FeeRates, ProductInfo
+from shared.messages import CancelRequest, FeeRates, Fill, Order, OrderEvent, OrderStatus, ProductInfo
 
 
 class ReportSink(Protocol):

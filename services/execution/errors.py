@@ -1,33 +1,19 @@
-"""The execution error tree: one base, classed by what the caller should do about it (STYLE #8).
+"""The execution error tree, classed by what the caller should do about it.
 
-Retry decisions follow the class, never the message text:
+Its base is `shared.errors.VenueError` (so is the venue core's). Retry decisions follow the class,
+never the message text:
 
 * `RetryableVenueError` — try the same request again after a pause. `ambiguous` says whether the
   venue may already have acted on it (a timeout or 5xx after a create-order): then the order must be
   retried with the *same* `client_order_id` and verified, never assumed absent.
 * `NonRetryableVenueError` — the venue understood and refused; repeating it cannot succeed.
 * `FatalVenueError` — nothing will work until an operator acts (bad key, missing scopes).
-* `OrderRejectedError` — a definitive rejection of one order, with the venue's reason code.
+* `shared.errors.OrderRejectedError` — a definitive rejection of one order, with the venue's reason code.
 """
 
 from __future__ import annotations
 
-from shared.errors import AlgopioneerError
-
-
-class ExecutionError(AlgopioneerError):
-    """Base of every error the execution service raises on purpose."""
-
-
-class VenueError(ExecutionError):
-    """A venue call failed; subclasses say whether to retry."""
-
-    status: int = 0
-    """HTTP status when there was a response (0 for transport errors)."""
-
-    def __init__(self, message: str, *, status: int = 0) -> None:
-        self.status = status
-        super().__init__(message)
+from shared.errors import VenueError
 
 
 class RetryableVenueError(VenueError):
@@ -41,7 +27,7 @@ class VenueTimeoutError(RetryableVenueError):
 
 
 class VenueServerError(RetryableVenueError):
-    """HTTP 5xx: the venue's outcome is unknown (reference §2.15); reconcile by client_order_id."""
+    """HTTP 5xx: the venue's outcome is unknown; reconcile by client_order_id."""
 
 
 class RateLimitedError(RetryableVenueError):
@@ -66,12 +52,3 @@ class NonRetryableVenueError(VenueError):
 
 class FatalVenueError(VenueError):
     """HTTP 401/403 or an unusable key: stop trading and tell an operator."""
-
-
-class OrderRejectedError(ExecutionError):
-    """One order was refused (by the venue or by our own pre-trade checks); `reason` is the code."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from services.execution.adapter import ExecutionAdapter
 from services.execution.coinbase.adapter import CoinbaseAdapter
-from services.execution.coinbase.http import CoinbaseHttp, build_client
+from services.execution.coinbase.http import CoinbaseHttp
 from services.execution.config import ExecutionSettings
 from services.execution.errors import FatalVenueError
 from services.execution.paper.adapter import PaperAdapter
 from shared.bus import Bus
+from shared.coinbase.rest import build_client
 from shared.config import CoinbaseCredentials
 
 

@@ -33,14 +33,14 @@ import structlog
 from services.execution import metrics
 from services.execution.adapter import ExecutionAdapter, make_event
 from services.execution.config import ExecutionSettings
-from services.execution.errors import ExecutionError, FatalVenueError
+from services.execution.errors import FatalVenueError
 from services.execution.factory import build_adapter
 from services.execution.fence import EpochFence
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.config import CoinbaseCredentials
-from shared.messages import CancelRequest, Fill, Order, OrderEvent, OrderStatus
-from shared.risk.products import FeeRates, ProductInfo
+from shared.errors import VenueError
+from shared.messages import CancelRequest, FeeRates, Fill, Order, OrderEvent, OrderStatus, ProductInfo
 from shared.runtime import EXIT_CONFIG, ServiceContext
 from shared.tasks import cancel_and_wait
 
@@ -269,7 +269,7 @@ class ExecutionService:
         leaves the last stored tier in place, and strategies keep pricing with it."""
         try:
             rates = await self.adapter.fee_rates()
-        except ExecutionError as exc:
+        except VenueError as exc:
             _log.warning("fee_rates_unavailable", error=str(exc))
             return
         kv = await self.bus.kv(subjects.KV_FEE_RATES, FeeRates)
@@ -286,7 +286,7 @@ class ExecutionService:
             await asyncio.sleep(self.settings.products_refresh_s)
             try:
                 await self.publish_products()
-            except ExecutionError as exc:
+            except VenueError as exc:
                 _log.warning("products_refresh_failed", error=str(exc))
 
 

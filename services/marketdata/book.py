@@ -1,6 +1,6 @@
 """A pure L2 order book: snapshot plus absolute-quantity updates, best prices and top-N (no I/O).
 
-Coinbase's `new_quantity` is the absolute size at a level, and "0" removes it (§1.5), so applying
+Coinbase's `new_quantity` is the absolute size at a level, and "0" removes it, so applying
 an update is a set or a delete. Each side keeps a dict for the sizes and a sorted price list for
 ordering; an update costs a bisect plus a list insert/delete, a snapshot one sort.
 """
@@ -11,9 +11,9 @@ import bisect
 from collections.abc import Iterable
 from decimal import Decimal
 
-Level = tuple[Decimal, Decimal]
+from shared.money import ZERO
 
-_ZERO = Decimal(0)
+Level = tuple[Decimal, Decimal]
 
 
 class BookSide:
@@ -36,12 +36,12 @@ class BookSide:
 
     def load(self, levels: Iterable[Level]) -> None:
         """Replace the side with `levels` (a snapshot); zero sizes are skipped."""
-        self.sizes = {price: size for price, size in levels if size != _ZERO}
+        self.sizes = {price: size for price, size in levels if size != ZERO}
         self._prices = sorted(self.sizes)
 
     def set(self, price: Decimal, size: Decimal) -> None:
         """Set the absolute size at `price`; zero removes the level."""
-        if size == _ZERO:
+        if size == ZERO:
             if self.sizes.pop(price, None) is not None:
                 index = bisect.bisect_left(self._prices, price)
                 del self._prices[index]

@@ -1,6 +1,6 @@
 """Candle history for warm-up and backtests: REST `get_candles`, paged, sorted, de-duplicated.
 
-The venue returns at most 350 buckets per call, newest first, and omits empty buckets (§2.10), so a
+The venue returns at most 350 buckets per call, newest first, and omits empty buckets, so a
 request is split into windows of `candle_page_size` buckets, each fetched through the real SDK
 client in a worker thread (its calls block), and the rows are merged by `start`. Paging, merging and
 the SDK call live in `shared.coinbase.candles` (the backtester pages the same way); only

@@ -1,4 +1,4 @@
-"""Market-data settings: one frozen Struct, every field documented, unknown fields refused (STYLE #3).
+"""Market-data settings: one frozen Struct, every field documented, unknown fields refused.
 
 Environment overrides use `ALGOPIONEER_MARKETDATA__<FIELD>`; the venue table is shared
 (`ALGOPIONEER_VENUE__WS_URL`, `ALGOPIONEER_VENUE__REST_HOST`, `ALGOPIONEER_VENUE__CA_FILE`).

@@ -1,4 +1,4 @@
-"""Coinbase Advanced Trade protocol constants (reference §1, §2.10)."""
+"""Coinbase Advanced Trade protocol constants."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ SIDE_ASK: Final = "ask"  # not in the docs; accepted so a variant spelling is no
 CLOSE_NORMAL: Final = 1000
 CLOSE_GOING_AWAY: Final = 1001
 
-# websockets' default max_size is 1 MiB; a BTC-USD level2 snapshot is about 4.6 MB (§1.2).
+# websockets' default max_size is 1 MiB; a BTC-USD level2 snapshot is about 4.6 MB.
 DEFAULT_MAX_MESSAGE_BYTES: Final = 32 * 1024 * 1024
 SUBSCRIBE_DEADLINE_S: Final = 5.0
 
-# REST candles (§2.10): defined once in `shared.coinbase.candles`, shared with the backtester.
+# REST candles: defined once in `shared.coinbase.candles`, shared with the backtester.
 CANDLES_MAX_PER_CALL: Final = MAX_PER_CALL

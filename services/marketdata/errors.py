@@ -1,4 +1,4 @@
-"""The market-data error tree: one base, classed by what the caller should do (STYLE #8)."""
+"""The market-data error tree: one base, classed by what the caller should do."""
 
 from __future__ import annotations
 

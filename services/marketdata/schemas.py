@@ -1,4 +1,4 @@
-"""Structs for Coinbase's raw WebSocket and REST JSON (reference §1.4, §1.5, §2.10).
+"""Structs for Coinbase's raw WebSocket and REST JSON.
 
 Frames are a tagged union on the envelope's `channel`, so one msgspec pass decodes a frame straight
 into typed events with Decimal fields. Numbers are checked for sign and finiteness in `parse`.
@@ -48,7 +48,7 @@ class L2Event(msgspec.Struct, frozen=True):
 
 
 class TradeItem(msgspec.Struct, frozen=True):
-    """A public trade; `side` is the MAKER's side (§1.5)."""
+    """A public trade; `side` is the MAKER's side."""
 
     trade_id: str
     product_id: str

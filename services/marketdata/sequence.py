@@ -1,4 +1,4 @@
-"""Per-connection `sequence_num` checking (reference §0.6, §1.4): pure, no I/O.
+"""Per-connection `sequence_num` checking: pure, no I/O.
 
 The number counts every message on a connection, starts again on every new connection, and a jump
 of more than one means messages were dropped (there is no replay). A number at or below the last

@@ -1,6 +1,6 @@
 """The market-data service: a source feeds raw frames to the processor; results go on the bus.
 
-Thin by design (STYLE #4): decoding, sequence checks and books live in `FeedProcessor`, health in
+Thin by design: decoding, sequence checks and books live in `FeedProcessor`, health in
 `FeedHealth`; this class wires a source, the bus, `/ready`, metrics and the candle RPC together.
 """
 
@@ -118,7 +118,7 @@ class MarketDataService:
         self.health.on_disconnected(reason)
 
     async def on_frame(self, data: bytes | str, receive_ns: int) -> None:
-        """Normalize one frame and publish the results, untraced (STYLE #9: market data is not traced)."""
+        """Normalize one frame and publish the results, untraced (market data is not traced)."""
         if self._recording is not None:
             self._record(self._recording, data)
         try:

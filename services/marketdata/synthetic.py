@@ -11,7 +11,6 @@ import asyncio
 import math
 import random
 import zlib
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,17 +19,12 @@ import msgspec
 from services.marketdata.candles import validate_request
 from services.marketdata.errors import CandleRequestError
 from shared.messages import Candle, CandleReply, CandleRequest
+from shared.timefmt import format_rfc3339
 
 _TICK = Decimal("0.01")
 _SIZE_STEP = Decimal("0.00000001")
 _DEPTH = 20
 _encoder = msgspec.json.Encoder()
-
-
-def rfc3339(ns: int) -> str:
-    """Epoch ns as Coinbase writes envelope timestamps (nanosecond fraction, Z)."""
-    seconds, fraction = divmod(ns, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{fraction:09d}Z"
 
 
 class SyntheticMarket:
@@ -52,7 +46,7 @@ class SyntheticMarket:
         body = {
             "channel": channel,
             "client_id": "",
-            "timestamp": rfc3339(now_ns),
+            "timestamp": format_rfc3339(now_ns),
             "sequence_num": self.sequence,
             "events": events,
         }
@@ -92,7 +86,7 @@ class SyntheticMarket:
     def heartbeat(self, now_ns: int) -> bytes:
         """The once-a-second liveness frame."""
         self.heartbeats += 1
-        event = {"current_time": rfc3339(now_ns), "heartbeat_counter": self.heartbeats}
+        event = {"current_time": format_rfc3339(now_ns), "heartbeat_counter": self.heartbeats}
         return self._frame("heartbeats", now_ns, [event])
 
     def step(self, now_ns: int) -> list[bytes]:
@@ -124,7 +118,7 @@ class SyntheticMarket:
             "price": str(price),
             "size": str(size),
             "side": "SELL" if taker_buys else "BUY",  # Coinbase reports the maker's side
-            "time": rfc3339(now_ns),
+            "time": format_rfc3339(now_ns),
         }
         return self._frame("market_trades", now_ns, [{"type": "update", "trades": [trade]}])
 

@@ -1,7 +1,7 @@
 """The Coinbase market-data WebSocket: connect, subscribe, receive, watchdog, resync, reconnect.
 
 Written on `websockets.asyncio.client` directly rather than the SDK's `WSClient`, which stops without
-a word on a clean close (1000/1001) and dies silently when a callback raises (reference §0.3). Here
+a word on a clean close (1000/1001) and dies silently when a callback raises. Here
 every way a session can end — a clean or unclean close, a stalled heartbeat, a failed resync, an
 error — ends in the same place: report the reason, back off with jitter, connect again.
 """
@@ -21,8 +21,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from services.marketdata import constants as c
-from services.marketdata.backoff import Backoff
 from services.marketdata.config import MarketDataSettings
+from shared.backoff import Backoff
 from shared.config import CoinbaseCredentials
 
 _log = structlog.get_logger("marketdata.ws")
@@ -54,7 +54,7 @@ class FrameSink(Protocol):
 def subscribe_messages(
     kind: str, channels: list[tuple[str, list[str]]], credentials: CoinbaseCredentials | None
 ) -> list[str]:
-    """One message per channel (§1.2), each with a fresh JWT when keys exist (§3: JWTs last 120 s).
+    """One message per channel, each with a fresh JWT when keys exist (JWTs last 120 s).
 
     Returned as text: websockets sends `bytes` as a binary frame, which the venue does not read.
     """
@@ -178,7 +178,7 @@ class CoinbaseWsSource:
                     return f"resync: no level2 snapshot within {s.resync_timeout_s}s"
 
     async def _resubscribe_level2(self, ws: ClientConnection) -> None:
-        """Drop and re-request level2: the venue answers with a fresh snapshot (§1.4 recovery)."""
+        """Drop and re-request level2: the venue answers with a fresh snapshot (the venue's recovery path)."""
         self.resyncs += 1
         level2 = [(name, products) for name, products in self.channels if name == c.CHANNEL_LEVEL2]
         _log.warning("ws_level2_resync", products=self.settings.product_ids)

@@ -24,9 +24,9 @@ from services.reconciliation.model import (
     ResolveOutcome,
     SendIntent,
 )
-from services.strategy.messages import CommandAction, StrategyCommand, StrategyCommandReply
 from shared import subjects
 from shared.bus import Bus
+from shared.messages import CommandAction, StrategyCommand, StrategyCommandReply
 
 _log = structlog.get_logger("reconciliation.actions")
 

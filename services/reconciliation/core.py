@@ -1,4 +1,4 @@
-"""The pure reconciliation core (STYLE #4, after nautilus `live/reconciliation.py`): no NATS, no
+"""The pure reconciliation core: no NATS, no
 asyncio, no clock. The service reads both sides, calls these functions and carries out the actions.
 
 A cycle is three pure steps around two reads:
@@ -19,7 +19,6 @@ from decimal import Decimal
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.instances import plan_instances, policy_actions
 from services.reconciliation.model import (
-    ZERO,
     Action,
     InstanceView,
     Kind,
@@ -37,6 +36,7 @@ from services.reconciliation.model import (
 )
 from services.reconciliation.positions import baseline_of, capture_baseline, compare_positions
 from shared.messages import Fill, OrderEvent, OrderStatus, ReconFinding
+from shared.money import ZERO
 
 NOT_FOUND = "NOT_FOUND_AT_VENUE"
 _OPEN = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)

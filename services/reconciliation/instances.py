@@ -16,7 +16,6 @@ from decimal import ROUND_DOWN, Decimal
 
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.model import (
-    ZERO,
     Action,
     HaltInstance,
     InstanceView,
@@ -32,6 +31,7 @@ from services.reconciliation.model import (
 )
 from shared.messages import OrderIntent, OrderType, Purpose, ReconFinding, Side, TimeInForce
 from shared.messages import client_order_id as make_coid
+from shared.money import ZERO
 
 RECONCILING = "reconciling"
 HALTED = "halted"

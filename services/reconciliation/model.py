@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shared.messages import Fill, Liquidity, OrderEvent, OrderIntent, OrderStatus, Purpose, ReconFinding, Side
+from shared.money import ZERO
 
-ZERO = Decimal(0)
 PositionKey = tuple[str, str]
 """(strategy_id, product_id) within one venue."""
 

@@ -21,9 +21,9 @@ from decimal import Decimal
 
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.instances import corrective_intent, in_flight, next_seq
-from services.reconciliation.model import ZERO, Action, Kind, LedgerView, SendIntent
+from services.reconciliation.model import Action, Kind, LedgerView, SendIntent
 from shared.messages import Purpose, ReconFinding
-from shared.money import round_to_increment
+from shared.money import ZERO, round_to_increment
 
 DUAL_KINDS = frozenset({"basis", "pairs"})
 """Strategy kinds that hold two legs which must hedge each other."""

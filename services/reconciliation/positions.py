@@ -15,7 +15,6 @@ from decimal import Decimal
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.instances import policy_actions
 from services.reconciliation.model import (
-    ZERO,
     Action,
     Kind,
     LedgerView,
@@ -26,6 +25,7 @@ from services.reconciliation.model import (
     VenueSnapshot,
 )
 from shared.messages import ReconFinding
+from shared.money import ZERO
 
 
 def _currency(ref: ProductRef | None, product_id: str) -> str:

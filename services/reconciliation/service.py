@@ -34,7 +34,6 @@ from services.reconciliation.actions import ActionRunner
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.instances import escalate
 from services.reconciliation.model import (
-    ZERO,
     Action,
     InstanceView,
     LedgerOrder,
@@ -48,11 +47,10 @@ from services.reconciliation.model import (
 from services.reconciliation.state import ReconState, StateStore
 from services.reconciliation.tracker import LedgerTracker
 from services.reconciliation.venues import VenueReader, VenueReadError, build_reader
-from services.strategy.leases import KvMirror
-from services.strategy.messages import lease_key, snapshot_key
 from shared import codec, subjects
 from shared.bus import Bus, Subscription, TypedKV
 from shared.config import CoinbaseCredentials
+from shared.kvmirror import KvMirror
 from shared.messages import (
     BasisParams,
     PairsParams,
@@ -62,7 +60,10 @@ from shared.messages import (
     StrategyParams,
     StrategySpec,
     StrategyStatus,
+    lease_key,
+    snapshot_key,
 )
+from shared.money import ZERO
 from shared.runtime import EXIT_CONFIG, ServiceContext
 from shared.tasks import cancel_and_wait
 

@@ -23,11 +23,12 @@ from decimal import Decimal
 
 import structlog
 
-from services.reconciliation.model import ZERO, LedgerOrder, LedgerView
+from services.reconciliation.model import LedgerOrder, LedgerView
 from shared import subjects
 from shared.bus import Bus, Subscription
 from shared.ledger import Ledger, LedgerError
 from shared.messages import Fill, OrderEvent, OrderIntent, OrderStatus, RiskDecision
+from shared.money import ZERO
 
 _log = structlog.get_logger("reconciliation.tracker")
 

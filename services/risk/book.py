@@ -17,15 +17,15 @@ import msgspec
 from services.risk.control import flatten_intents
 from services.risk.outcomes import OutcomeMemory, PendingOrders
 from shared.ledger import Ledger, LedgerSnapshot, PositionKey
+from shared.messages import ProductInfo, ProductKey
 from shared.messages.orders import Fill, Order, OrderEvent, OrderIntent, Purpose, RiskDecision
 from shared.messages.risk import BreakerState, Position, RiskState
 from shared.messages.strategy import StrategySpec
+from shared.money import ZERO
 from shared.risk import (
     Breaker,
     DailyPnl,
     Exposure,
-    ProductInfo,
-    ProductKey,
     RateBuckets,
     Reason,
     RiskContext,
@@ -37,7 +37,6 @@ from shared.risk import (
 )
 from shared.routing import market_of
 
-ZERO = Decimal(0)
 _NS_PER_MS = 1_000_000
 
 

@@ -24,9 +24,6 @@ from shared.messages.orders import (
 )
 from shared.messages.risk import Position, RiskState
 
-HALT, RESUME, STATUS = "halt", "resume", "status"
-ACTIONS = (HALT, RESUME, STATUS)
-
 
 def cancels(venues: Iterable[str], reason: str, now_ns: int, *, epoch: int = 0) -> list[CancelRequest]:
     """Cancel every open order on every venue (empty ids = all orders of everyone), fencing off

@@ -6,7 +6,8 @@ change is published; cancels always go out, even when halted).
 execution refuses approvals from before the halt even if it has not seen the state yet) and, when
 asked or when `flatten_on_halt` is set, flattens positions through the normal order path. `resume`
 switches it back on unless today's loss is still at the limit. `status` answers with the state as
-JSON. The automatic trip on the daily loss limit shares `halted`.
+JSON. The automatic trip on the daily loss limit shares `halted`. A command this version cannot
+read (an action it does not know) is refused in words by `refuse`, never left to time out.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from services.risk.book import RiskBook
-from services.risk.control import ACTIONS, HALT, RESUME, cancels, status_detail
+from services.risk.control import cancels, status_detail
 from shared import subjects
 from shared.bus import Bus
-from shared.messages import ControlCommand, ControlReply
+from shared.messages import ControlAction, ControlCommand, ControlReply
 
 _log = structlog.get_logger("risk")
 Report = Callable[[int], Awaitable[None]]
 """Publishes and stores the risk state at once (the state goes out before anything else)."""
+_USE = f"use {', '.join(ControlAction)}"
 
 
 class KillSwitch:
@@ -40,11 +42,7 @@ class KillSwitch:
         """One operator command; the reply says what happened, or why not."""
         now = time.time_ns()
         book = self._book
-        if command.action not in ACTIONS:
-            return ControlReply(
-                ok=False, detail=f"unknown action {command.action!r}; use {', '.join(ACTIONS)}"
-            )
-        if command.action == HALT:
+        if command.action == ControlAction.HALT:
             reason = command.reason or "manual halt"
             if command.operator:
                 reason = f"{reason} (by {command.operator})"
@@ -54,14 +52,21 @@ class KillSwitch:
             return ControlReply(
                 ok=True, detail="trading halted" if newly else "already halted; cancels re-sent"
             )
-        if command.action == RESUME:
+        if command.action == ControlAction.RESUME:
             ok, detail = book.resume()
             if ok:
                 _log.warning("kill_switch_off", operator=command.operator, reason=command.reason)
                 await self._report(now)
             return ControlReply(ok=ok, detail=detail)
-        extra = {"pending_orders": len(book.pending), "products": len(book.products)}
-        return ControlReply(ok=True, detail=status_detail(book.state(now), extra))
+        if command.action == ControlAction.STATUS:
+            extra = {"pending_orders": len(book.pending), "products": len(book.products)}
+            return ControlReply(ok=True, detail=status_detail(book.state(now), extra))
+        return ControlReply(ok=False, detail=f"unknown action {command.action!r}; {_USE}")
+
+    @staticmethod
+    def refuse(error: str) -> ControlReply:
+        """The reply to a command that does not decode, e.g. an action this version does not know."""
+        return ControlReply(ok=False, detail=f"invalid command ({error}); {_USE}")
 
     async def halted(self, reason: str, now: int, *, flatten: bool, seq: int) -> None:
         """Side effects of a halt (its epoch already bumped): the state with the new epoch stored and

@@ -31,8 +31,8 @@ from decimal import Decimal
 
 from shared.ledger import PositionKey
 from shared.messages.orders import Order, OrderEvent, OrderStatus
+from shared.money import ZERO
 
-ZERO = Decimal(0)
 _CODE = re.compile(r"^\s*([A-Za-z0-9_]+)")
 BUSINESS_REJECTS = frozenset(
     {

@@ -106,7 +106,10 @@ class RiskService:
                 conflate=True,  # only the newest mark of each product matters
             )
             self._subs.append(sub)
-        self._subs.append(await bus.serve(subjects.RISK_CONTROL, ControlCommand, self._kill.handle))
+        control = await bus.serve(
+            subjects.RISK_CONTROL, ControlCommand, self._kill.handle, refuse=self._kill.refuse
+        )
+        self._subs.append(control)
         self._consumer = await bus.consume(
             stream=subjects.STREAM_INTENTS,
             durable=self.settings.durable,

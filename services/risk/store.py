@@ -20,8 +20,9 @@ from shared import subjects
 from shared.bus import Bus, TypedKV
 from shared.errors import InvalidSubjectTokenError
 from shared.ledger import LedgerSnapshot
+from shared.messages import ProductInfo
 from shared.messages.risk import PnlSummary, Position, RiskState
-from shared.risk import Breaker, ProductInfo, RiskLimits
+from shared.risk import Breaker, RiskLimits
 
 _log = structlog.get_logger("risk")
 STATE_KEY, BREAKER_KEY, PNL_KEY, MARKS_KEY, LIMITS_KEY = "state", "breaker", "pnl", "marks", "limits"

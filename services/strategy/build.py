@@ -12,10 +12,10 @@ from services.strategy.config import StrategySettings
 from services.strategy.dual_engine import DualEngine, build_dual
 from services.strategy.engine import Engine
 from services.strategy.ma_engine import MaEngine
-from services.strategy.messages import InstanceSnapshot, MaBook
+from shared.messages import FeeRates, ProductInfo
+from shared.messages.snapshots import InstanceSnapshot, MaBook
 from shared.messages.strategy import MaCrossoverParams, StrategySpec
 from shared.money import ZERO
-from shared.risk.products import FeeRates, ProductInfo
 from shared.strategies import CostModel, DualLegSnapshot, MachineState, MaCrossover
 
 

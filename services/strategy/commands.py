@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from services.strategy import specs
-from services.strategy.messages import CommandAction, StrategyCommand, StrategyCommandReply
+from shared.messages import CommandAction, StrategyCommand, StrategyCommandReply
 
 if TYPE_CHECKING:
     from services.strategy.instance import Instance

@@ -1,4 +1,4 @@
-"""Strategy-service settings: one frozen Struct, every field documented (STYLE #3).
+"""Strategy-service settings: one frozen Struct, every field documented.
 
 Environment overrides use `ALGOPIONEER_STRATEGY__<FIELD>` (e.g. `ALGOPIONEER_STRATEGY__WORKER_ID`).
 Intervals are settings so tests can run the lease protocol in a second instead of in fifteen.

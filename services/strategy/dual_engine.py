@@ -13,12 +13,12 @@ from decimal import Decimal
 import msgspec
 
 from services.strategy.engine import NOTHING, Outcome, coid_table
-from services.strategy.messages import InstanceSnapshot
+from shared.messages import ProductInfo
 from shared.messages.market import Candle, Ticker
 from shared.messages.orders import Fill, OrderEvent
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import BasisParams, PairsParams
 from shared.money import ZERO
-from shared.risk.products import ProductInfo
 from shared.strategies import (
     CostModel,
     Decision,

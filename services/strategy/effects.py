@@ -1,5 +1,5 @@
 """The instance's I/O on the order path: publishing intents inside the decision span, and the
-per-instance durable consumers of order events, fills and risk's decisions (contract §1 and §4).
+per-instance durable consumers of order events, fills and risk's decisions.
 
 A tick is market data and travels untraced (no per-tick trace cost), so it has no span to link to;
 when — and only when — a tick leads to intents, a short `strategy.tick` span is recorded with the

@@ -13,9 +13,9 @@ from typing import Protocol
 
 import msgspec
 
-from services.strategy.messages import InstanceSnapshot
 from shared.messages.market import Candle, Ticker
 from shared.messages.orders import Fill, OrderEvent, client_order_id
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import SignalAction
 from shared.strategies import CostModel, Decision, OrderRequest
 

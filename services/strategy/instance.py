@@ -24,16 +24,16 @@ from services.strategy.build import costs_for
 from services.strategy.config import StrategySettings
 from services.strategy.effects import TickMark, publish_intents, start_consumers
 from services.strategy.engine import NOTHING, Engine, Outcome
-from services.strategy.messages import InstanceSnapshot
 from services.strategy.orders import build_intent
 from services.strategy.router import TickRouter
 from services.strategy.warmup import load_fee_rates
 from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
+from shared.messages import ProductInfo
 from shared.messages.market import Ticker
 from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import Signal, StrategySpec
-from shared.risk.products import ProductInfo
 from shared.strategies import OrderRequest
 from shared.tasks import cancel_and_wait
 

@@ -14,13 +14,13 @@ from decimal import Decimal
 import msgspec
 
 from services.strategy.engine import NOTHING, Outcome, coid_table
-from services.strategy.messages import InstanceSnapshot, MaBook, PendingOrder
+from shared.messages import ProductInfo
 from shared.messages.base import Side
 from shared.messages.market import Candle, Ticker
 from shared.messages.orders import Fill, OrderEvent, Purpose
+from shared.messages.snapshots import InstanceSnapshot, MaBook, PendingOrder
 from shared.messages.strategy import MaCrossoverParams, SignalAction
 from shared.money import ZERO, round_to_increment
-from shared.risk.products import ProductInfo
 from shared.strategies import CostModel, MaCrossover, OrderRequest
 
 _NS = 1_000_000_000

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the strategy service (names the Grafana dashboard expects, §contract)."""
+"""Prometheus metrics of the strategy service (names the Grafana dashboard expects)."""
 
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from shared.messages import ProductInfo
 from shared.messages.orders import OrderIntent, OrderType, TimeInForce, client_order_id
 from shared.messages.strategy import StrategySpec
 from shared.money import ZERO, round_to_increment
-from shared.risk.products import ProductInfo
 from shared.strategies import OrderRequest
 
 

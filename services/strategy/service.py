@@ -22,21 +22,15 @@ import structlog
 
 from services.strategy import metrics
 from services.strategy.config import StrategySettings
-from services.strategy.leases import KvMirror
-from services.strategy.messages import (
-    WORKER_PREFIX,
-    InstanceLease,
-    InstanceSnapshot,
-    WorkerPresence,
-    lease_key,
-    worker_key,
-)
 from services.strategy.router import TickRouter
 from services.strategy.specs import decode_spec
 from services.strategy.supervisor import Slot
 from services.strategy.worker_context import WorkerContext
 from shared import codec, subjects
 from shared.bus import Bus
+from shared.kvmirror import KvMirror
+from shared.messages import WORKER_PREFIX, InstanceLease, WorkerPresence, lease_key, worker_key
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import StrategySpec
 from shared.runtime import ServiceContext
 from shared.tasks import cancel_and_wait

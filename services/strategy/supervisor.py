@@ -24,10 +24,11 @@ from services.strategy import metrics
 from services.strategy.build import build_engine
 from services.strategy.commands import handle_command
 from services.strategy.instance import Instance
-from services.strategy.messages import InstanceSnapshot, StrategyCommand, StrategyCommandReply, snapshot_key
 from services.strategy.warmup import fetch_history, load_fee_rates, load_products
 from services.strategy.worker_context import WorkerContext
 from shared import subjects
+from shared.messages import StrategyCommand, StrategyCommandReply, snapshot_key
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import StrategySpec, StrategyStatus
 from shared.tasks import finished
 

@@ -17,9 +17,9 @@ import structlog
 
 from shared import subjects
 from shared.bus import Bus
+from shared.messages import FeeRates, ProductInfo
 from shared.messages.market import Candle, CandleReply, CandleRequest
 from shared.messages.strategy import MaCrossoverParams, PairsParams, StrategySpec
-from shared.risk.products import FeeRates, ProductInfo
 
 _log = structlog.get_logger("strategy.warmup")
 _GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.strategy.config import StrategySettings
-from services.strategy.messages import InstanceSnapshot
 from services.strategy.router import TickRouter
 from shared.bus import Bus, TypedKV
+from shared.messages.snapshots import InstanceSnapshot
 
 
 @dataclass(frozen=True)

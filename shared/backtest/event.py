@@ -19,8 +19,7 @@ from shared.backtest.adapter import SignalCore, SignalStream, make_core
 from shared.backtest.fills import buy_size, rates
 from shared.backtest.metrics import compute_metrics
 from shared.backtest.types import TRADE_SCHEMA, BacktestConfig, BacktestResult, Bars, Trade
-
-ZERO = Decimal(0)
+from shared.money import ZERO
 
 
 class _Book:

@@ -1,4 +1,4 @@
-"""Coinbase Advanced Trade protocol pieces that more than one service speaks (ARCHITECTURE §5).
+"""Coinbase Advanced Trade protocol pieces that more than one service speaks.
 
 `schemas` (Structs for the venue's raw REST/WS JSON, one per venue shape), `parse` (venue strings →
 Decimal / ns, the venue's order statuses), `rest` (the SDK `RESTClient`, built the one right way)

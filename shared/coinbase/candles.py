@@ -1,4 +1,4 @@
-"""REST candle paging (§2.10): windows of at most 350 buckets, rows merged sorted and de-duplicated.
+"""REST candle paging: windows of at most 350 buckets, rows merged sorted and de-duplicated.
 
 The venue returns at most `MAX_PER_CALL` buckets per `get_candles` call, newest first, and omits
 empty buckets, so a range is split into windows (`page_windows`), each fetched with `fetch_page`

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from shared.errors import MoneyError
 from shared.messages import OrderStatus
-from shared.money import to_decimal
-
-ZERO = Decimal(0)
+from shared.money import ZERO, to_decimal
+from shared.timefmt import format_rfc3339, parse_rfc3339_ns
 
 OPEN_STATUSES = ("CANCEL_QUEUED", "EDIT_QUEUED", "OPEN", "PENDING", "QUEUED")
-"""Every venue status an order can still trade or be cancelled in (`OPEN` alone misses some, §2.4)."""
+"""Every venue status an order can still trade or be cancelled in (`OPEN` alone misses some)."""
 
 _TERMINAL = {
     "FILLED": OrderStatus.FILLED,
@@ -39,27 +37,15 @@ def dec_or_zero(raw: str | None) -> Decimal:
 
 def rfc3339_ns(raw: str) -> int:
     """RFC3339 (with up to nanosecond fractions; no offset means UTC) → integer ns; '' or malformed → 0."""
-    if not raw:
-        return 0
-    text = raw.strip().replace("Z", "+00:00")
-    frac_ns = 0
-    if "." in text:
-        head, rest = text.split(".", 1)
-        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        frac_ns = int((digits + "000000000")[:9]) if digits else 0
-        text = head + rest[len(digits) :]
     try:
-        parsed = datetime.fromisoformat(text)
+        return parse_rfc3339_ns(raw.strip()) if raw else 0
     except ValueError:
         return 0
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp()) * 1_000_000_000 + frac_ns
 
 
 def to_rfc3339(ns: int) -> str:
     """Integer ns → RFC3339 with microseconds and a Z (what query parameters take)."""
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_rfc3339(ns, digits=6)
 
 
 def order_status(status: str, filled: Decimal) -> OrderStatus:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from coinbase.rest import RESTClient
 
+    from shared.config import CoinbaseCredentials, VenueSettings
+
 
 def make_rest_client(
     rest_host: str,
@@ -18,7 +20,7 @@ def make_rest_client(
 ) -> RESTClient:
     """The SDK client for `rest_host` (`host[:port]`, always https); no keys means public endpoints.
 
-    With a CA file (the simulator's) only that CA is trusted (reference §0.2): `trust_env` is turned
+    With a CA file (the simulator's) only that CA is trusted: `trust_env` is turned
     off because otherwise `REQUESTS_CA_BUNDLE` silently overrides `verify`. The SDK is imported here,
     not at module level, so importing this module stays cheap.
     """
@@ -29,3 +31,9 @@ def make_rest_client(
         client.session.trust_env = False
         client.session.verify = str(ca_file)
     return client
+
+
+def build_client(venue: VenueSettings, credentials: CoinbaseCredentials, timeout_s: float) -> RESTClient:
+    """The SDK client for `venue` with the install's API key (CA pinning included)."""
+    secret = credentials.reveal_secret()
+    return make_rest_client(venue.rest_host, credentials.api_key, secret, venue.ca_file, timeout_s)

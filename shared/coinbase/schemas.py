@@ -1,4 +1,4 @@
-"""Structs for the venue's raw REST and WS JSON (reference §1.5, §2.3–2.8, §2.12), one per shape.
+"""Structs for the venue's raw REST and WS JSON, one per shape.
 
 Decimals stay strings until a service parses them (`shared.coinbase.parse`). Unknown fields are
 ignored: the venue adds fields without notice, and only these ones matter. Every field a service
@@ -23,7 +23,7 @@ class _Raw(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Fals
     """Base of every raw venue struct."""
 
 
-# ---- orders (§2.3–2.5) ----
+# ---- orders ----
 class ErrorResponse(_Raw, frozen=True, kw_only=True):
     """`error_response` of a rejected create-order (HTTP 200, `success: false`)."""
 
@@ -54,7 +54,7 @@ class CreateOrderResponse(_Raw, frozen=True, kw_only=True):
 
 
 class RestOrder(_Raw, frozen=True, kw_only=True):
-    """One order from `GET /orders/historical/{id}` or the batch list (§2.4)."""
+    """One order from `GET /orders/historical/{id}` or the batch list."""
 
     order_id: str
     product_id: str = ""
@@ -100,7 +100,7 @@ class CancelResponse(_Raw, frozen=True, kw_only=True):
     results: list[CancelResult] = msgspec.field(default_factory=list)
 
 
-# ---- fills (§2.6) ----
+# ---- fills ----
 class RestFill(_Raw, frozen=True, kw_only=True):
     """One fill from `GET /orders/historical/fills` (the authoritative record)."""
 
@@ -124,7 +124,7 @@ class ListFillsResponse(_Raw, frozen=True, kw_only=True):
     cursor: str = ""
 
 
-# ---- accounts and futures positions (§2.7, §2.12) ----
+# ---- accounts and futures positions ----
 class Money(_Raw, frozen=True, kw_only=True):
     """`{value, currency}`."""
 
@@ -162,7 +162,7 @@ class ListPositionsResponse(_Raw, frozen=True, kw_only=True):
     positions: list[RestPosition] = msgspec.field(default_factory=list)
 
 
-# ---- products (§2.8) ----
+# ---- products ----
 class FutureProductDetails(_Raw, frozen=True, kw_only=True):
     """The part of `future_product_details` we read."""
 
@@ -191,7 +191,7 @@ class ListProductsResponse(_Raw, frozen=True, kw_only=True):
     products: list[RestProduct] = msgspec.field(default_factory=list)
 
 
-# ---- fees (§2.9) ----
+# ---- fees ----
 class RestFeeTier(_Raw, frozen=True, kw_only=True):
     """The part of `fee_tier` we read (rates are strings of fractions, e.g. "0.006")."""
 
@@ -206,7 +206,7 @@ class TransactionSummary(_Raw, frozen=True, kw_only=True):
     fee_tier: RestFeeTier = msgspec.field(default_factory=RestFeeTier)
 
 
-# ---- WS `user` channel (§1.5) ----
+# ---- WS `user` channel ----
 class UserOrder(_Raw, frozen=True, kw_only=True):
     """An order on the WS `user` channel: cumulative state, no fills, no trade ids."""
 

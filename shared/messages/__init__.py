@@ -1,6 +1,21 @@
-"""Every message that travels on the bus, grouped by context (STYLE #1)."""
+"""Every type that crosses a process boundary (bus or KV), grouped by context, each defined once.
+
+`shared.messages.snapshots` (an instance's state in KV) embeds the strategy cores' snapshots, which
+depend on this package: import it by its path."""
 
 from shared.messages.base import Message, Side
+from shared.messages.instances import (
+    LEASE_PREFIX,
+    WORKER_PREFIX,
+    CommandAction,
+    InstanceLease,
+    StrategyCommand,
+    StrategyCommandReply,
+    WorkerPresence,
+    lease_key,
+    snapshot_key,
+    worker_key,
+)
 from shared.messages.market import (
     BookLevel,
     BookUpdate,
@@ -26,9 +41,19 @@ from shared.messages.orders import (
     TimeInForce,
     client_order_id,
 )
+from shared.messages.paper import (
+    PaperAccountState,
+    PaperOrderRecord,
+    PaperPosition,
+    paper_account_key,
+    paper_order_key,
+    paper_order_prefix,
+)
+from shared.messages.products import FeeRates, ProductInfo, ProductKey, index_products
 from shared.messages.recon import ReconFinding, ReconReport
 from shared.messages.risk import (
     BreakerState,
+    ControlAction,
     ControlCommand,
     ControlReply,
     PnlSummary,
@@ -48,6 +73,8 @@ from shared.messages.strategy import (
 )
 
 __all__ = [
+    "LEASE_PREFIX",
+    "WORKER_PREFIX",
     "BasisParams",
     "BookLevel",
     "BookUpdate",
@@ -56,10 +83,14 @@ __all__ = [
     "Candle",
     "CandleReply",
     "CandleRequest",
+    "CommandAction",
+    "ControlAction",
     "ControlCommand",
     "ControlReply",
+    "FeeRates",
     "FeedStatus",
     "Fill",
+    "InstanceLease",
     "Liquidity",
     "MaCrossoverParams",
     "Message",
@@ -70,8 +101,13 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "PairsParams",
+    "PaperAccountState",
+    "PaperOrderRecord",
+    "PaperPosition",
     "PnlSummary",
     "Position",
+    "ProductInfo",
+    "ProductKey",
     "Purpose",
     "ReconFinding",
     "ReconReport",
@@ -81,11 +117,21 @@ __all__ = [
     "Side",
     "Signal",
     "SignalAction",
+    "StrategyCommand",
+    "StrategyCommandReply",
     "StrategyParams",
     "StrategySpec",
     "StrategyStatus",
     "Ticker",
     "TimeInForce",
     "Trade",
+    "WorkerPresence",
     "client_order_id",
+    "index_products",
+    "lease_key",
+    "paper_account_key",
+    "paper_order_key",
+    "paper_order_prefix",
+    "snapshot_key",
+    "worker_key",
 ]

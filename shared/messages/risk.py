@@ -60,10 +60,18 @@ class PnlSummary(Message, frozen=True, kw_only=True):
     summary_ns: int
 
 
-class ControlCommand(Message, frozen=True, kw_only=True):
-    """An operator command (halt, resume) sent by the CLI over request/reply."""
+class ControlAction(enum.StrEnum):
+    """What risk's kill switch answers on `subjects.RISK_CONTROL`."""
 
-    action: str
+    HALT = "halt"
+    RESUME = "resume"
+    STATUS = "status"
+
+
+class ControlCommand(Message, frozen=True, kw_only=True):
+    """An operator command (halt, resume, status) sent by the CLI over request/reply."""
+
+    action: ControlAction
     reason: str = ""
     operator: str = ""
     flatten: bool = False

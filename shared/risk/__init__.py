@@ -1,16 +1,16 @@
 """Pure risk cores: limits, pre-trade rules, circuit breaker, rate limits and daily PnL.
 
 No NATS, no asyncio, no clock: the risk service, reconciliation and the backtester call these with
-their own inputs and time (STYLE #4). The ledger they read positions from is `shared.ledger`.
+their own inputs and time. The ledger they read positions from is `shared.ledger`.
 """
 
+from shared.ratelimit import RateLimit, TokenBucket
 from shared.risk.breaker import Breaker, BreakerConfig, Outcome
 from shared.risk.context import RiskContext, RiskVerdict, risk_state
 from shared.risk.daily import DailyPnl, apply_daily_loss, trading_day
 from shared.risk.exposure import Exposure
 from shared.risk.limits import RiskLimits
-from shared.risk.products import ProductInfo, ProductKey, index_products
-from shared.risk.ratelimit import RateBuckets, RateLimit, TokenBucket
+from shared.risk.ratelimit import RateBuckets
 from shared.risk.reasons import Reason
 from shared.risk.rules import check_intent
 
@@ -20,8 +20,6 @@ __all__ = [
     "DailyPnl",
     "Exposure",
     "Outcome",
-    "ProductInfo",
-    "ProductKey",
     "RateBuckets",
     "RateLimit",
     "Reason",
@@ -31,7 +29,6 @@ __all__ = [
     "TokenBucket",
     "apply_daily_loss",
     "check_intent",
-    "index_products",
     "risk_state",
     "trading_day",
 ]

@@ -19,8 +19,8 @@ from decimal import Decimal
 import msgspec
 
 from shared.errors import ConfigError
+from shared.messages.checks import positive, positive_int
 from shared.messages.risk import BreakerState
-from shared.risk._checks import positive, positive_int
 
 _NS_PER_MS = 1_000_000
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from shared.ledger import Mark, PositionKey
+from shared.messages import ProductInfo, ProductKey
 from shared.messages.orders import OrderIntent, RiskDecision
 from shared.messages.risk import Position, RiskState
 from shared.risk.breaker import Breaker
 from shared.risk.daily import DailyPnl
 from shared.risk.limits import RiskLimits
-from shared.risk.products import ProductInfo, ProductKey
 from shared.risk.ratelimit import RateBuckets
 
 

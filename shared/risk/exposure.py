@@ -10,11 +10,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from shared.ledger import Mark, PositionKey
+from shared.messages import ProductInfo, ProductKey
 from shared.messages.risk import Position
-from shared.risk.products import ProductInfo, ProductKey
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
+from shared.money import ONE, ZERO
 
 
 class Exposure:

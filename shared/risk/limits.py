@@ -12,9 +12,9 @@ from decimal import Decimal
 import msgspec
 
 from shared.errors import ConfigError
-from shared.risk._checks import positive, positive_int
+from shared.messages.checks import positive, positive_int
+from shared.ratelimit import RateLimit
 from shared.risk.breaker import BreakerConfig
-from shared.risk.ratelimit import RateLimit
 
 
 class RiskLimits(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -29,11 +29,11 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from shared.ledger import PositionKey
+from shared.messages import ProductInfo, ProductKey
 from shared.messages.orders import OrderIntent, OrderType, Purpose
 from shared.money import BPS, is_on_grid
 from shared.risk.context import RiskContext, RiskVerdict
 from shared.risk.exposure import Exposure
-from shared.risk.products import ProductInfo, ProductKey
 from shared.risk.reasons import Reason
 
 _NS_PER_MS = 1_000_000

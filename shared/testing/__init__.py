@@ -1,4 +1,4 @@
-"""Test helpers that are part of the code (STYLE #11): polling instead of sleeps, free ports."""
+"""Test helpers that are part of the code: polling instead of sleeps, free ports."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ async def eventually(
     check: Callable[[], Any], *, timeout_s: float = 5.0, interval_s: float = 0.02, what: str = ""
 ) -> Any:
     """Poll `check` (sync or async) until it returns something truthy (returned), or fail saying
-    what was awaited. Tests use it instead of sleeps (STYLE #11)."""
+    what was awaited. Tests use it instead of sleeps."""
     deadline = time.monotonic() + timeout_s
     last: Any = None
     while True:

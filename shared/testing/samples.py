@@ -170,7 +170,7 @@ def every_message() -> list[msgspec.Struct]:
             actions=("published fill t-9",),
             report_ns=NS,
         ),
-        m.ControlCommand(action="halt", reason="test", requested_ns=NS),
+        m.ControlCommand(action=m.ControlAction.HALT, reason="test", requested_ns=NS),
         m.ServiceHeartbeat(
             service="risk",
             instance="host-1",

@@ -15,48 +15,43 @@ Typical use::
     events = venue.drain_events()  # order snapshots (one per change), public trades, fills, L2 changes
 
 Futures: `apply_funding` (perp-style funding) and `settle_expired` (cash settlement at expiry).
-Failures: `OrderRejectedError.reason` / `.preview_reason` carry Coinbase's failure enums.
+Failures: `shared.errors.OrderRejectedError.reason` / `.preview_reason` carry Coinbase's failure enums.
 """
 
 from shared.venue.accounts import Account, Position
 from shared.venue.book import OrderBook
 from shared.venue.engine import LIQUIDITY_ACCOUNT, DuplicateMode, Venue, VenueEvents
-from shared.venue.errors import OrderRejectedError, UnknownOrderError, UnknownProductError, VenueError
+from shared.venue.errors import UnknownOrderError, UnknownProductError
 from shared.venue.fees import FUTURES_DEFAULT, US_INTRO, FeeSchedule, FeeTier
 from shared.venue.futures import apply_funding, settle_expired
 from shared.venue.orders import Fill, Order, OrderRequest, SubmitResult, Trade, parse_order_request
 from shared.venue.products import FutureDetails, Product, btc_nano_future, default_products, spot
 from shared.venue.settle import book_fill
-from shared.venue.types import Liquidity, OrderStatus, OrderType, ProductType, Side, TimeInForce
+from shared.venue.types import CoinbaseOrderStatus, CoinbaseTimeInForce, ProductType
 
 __all__ = [
     "FUTURES_DEFAULT",
     "LIQUIDITY_ACCOUNT",
     "US_INTRO",
     "Account",
+    "CoinbaseOrderStatus",
+    "CoinbaseTimeInForce",
     "DuplicateMode",
     "FeeSchedule",
     "FeeTier",
     "Fill",
     "FutureDetails",
-    "Liquidity",
     "Order",
     "OrderBook",
-    "OrderRejectedError",
     "OrderRequest",
-    "OrderStatus",
-    "OrderType",
     "Position",
     "Product",
     "ProductType",
-    "Side",
     "SubmitResult",
-    "TimeInForce",
     "Trade",
     "UnknownOrderError",
     "UnknownProductError",
     "Venue",
-    "VenueError",
     "VenueEvents",
     "apply_funding",
     "book_fill",

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shared.venue.errors import OrderRejectedError
-
-ZERO = Decimal(0)
+from shared.errors import OrderRejectedError
+from shared.money import ZERO
 
 
 @dataclass(kw_only=True)

@@ -10,10 +10,9 @@ from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal
 
+from shared.messages import Side
+from shared.money import ZERO
 from shared.venue.orders import Order
-from shared.venue.types import Side
-
-ZERO = Decimal(0)
 
 
 class _Ladder:

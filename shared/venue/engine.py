@@ -2,7 +2,7 @@
 in as int ns.
 
 The simulator's REST/WS layers and the paper-execution service both drive this one class, so matching,
-holds and fees exist once (STYLE #5). Liquidity from a price source is posted by an *unlimited*
+holds and fees exist once. Liquidity from a price source is posted by an *unlimited*
 liquidity account whose own fills are not recorded.
 """
 
@@ -12,13 +12,15 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Literal
 
-from shared.venue.errors import OrderRejectedError, UnknownOrderError
+from shared.errors import OrderRejectedError
+from shared.messages import OrderType, Side
+from shared.venue.errors import UnknownOrderError
 from shared.venue.fees import FeeSchedule
 from shared.venue.matching import LIQUIDITY_ACCOUNT, MatchingCore, VenueEvents
 from shared.venue.orders import Order, OrderRequest, SubmitResult
 from shared.venue.products import Product
 from shared.venue.settle import required_hold
-from shared.venue.types import OrderStatus, OrderType, Side, TimeInForce
+from shared.venue.types import CoinbaseOrderStatus, CoinbaseTimeInForce
 from shared.venue.validate import validate
 
 DuplicateMode = Literal["return", "reject"]
@@ -89,14 +91,14 @@ class Venue(MatchingCore):
         order = self.orders.get(order_id)
         if order is None or (account_id is not None and order.account_id != account_id):
             return "UNKNOWN_CANCEL_ORDER"
-        if order.status is OrderStatus.FILLED:
+        if order.status is CoinbaseOrderStatus.FILLED:
             return "ORDER_IS_FULLY_FILLED"
         if order.status.is_terminal:
             return "DUPLICATE_CANCEL_REQUEST"
-        self._finish(order, OrderStatus.CANCELLED, now_ns, message="User requested cancel")
+        self._finish(order, CoinbaseOrderStatus.CANCELLED, now_ns, message="User requested cancel")
         return None
 
-    def retire(self, order_id: str, status: OrderStatus, now_ns: int, *, message: str) -> None:
+    def retire(self, order_id: str, status: CoinbaseOrderStatus, now_ns: int, *, message: str) -> None:
         """End an open order on the venue's side (EXPIRED at contract expiry, CANCELLED by an
         operator), releasing its hold."""
         order = self.order(order_id)
@@ -108,12 +110,12 @@ class Venue(MatchingCore):
         due = [
             o
             for o in self.orders.values()
-            if o.status is OrderStatus.OPEN
+            if o.status is CoinbaseOrderStatus.OPEN
             and o.request.end_time_ns is not None
             and o.request.end_time_ns <= now_ns
         ]
         for order in due:
-            self._finish(order, OrderStatus.EXPIRED, now_ns, message="Order expired")
+            self._finish(order, CoinbaseOrderStatus.EXPIRED, now_ns, message="Order expired")
         return due
 
     # -- liquidity -----------------------------------------------------------------------------
@@ -129,22 +131,28 @@ class Venue(MatchingCore):
         for order in self._liquidity_orders[product_id]:
             if order.in_book:
                 self.books[product_id].remove(order)
-                order.status = OrderStatus.CANCELLED
+                order.status = CoinbaseOrderStatus.CANCELLED
         self._liquidity_orders[product_id] = []
         for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
             for price, size in levels:
-                order = self._liquidity_order(product_id, side, size, price, TimeInForce.GTC, now_ns)
-                if order.status is OrderStatus.OPEN:
+                order = self._liquidity_order(product_id, side, size, price, CoinbaseTimeInForce.GTC, now_ns)
+                if order.status is CoinbaseOrderStatus.OPEN:
                     self._liquidity_orders[product_id].append(order)
 
     def take_liquidity(
         self, product_id: str, side: Side, size: Decimal, limit_price: Decimal | None, now_ns: int
     ) -> Order:
         """An outside taker (IOC) hits the book: prints public trades and fills resting orders."""
-        return self._liquidity_order(product_id, side, size, limit_price, TimeInForce.IOC, now_ns)
+        return self._liquidity_order(product_id, side, size, limit_price, CoinbaseTimeInForce.IOC, now_ns)
 
     def _liquidity_order(
-        self, product_id: str, side: Side, size: Decimal, price: Decimal | None, tif: TimeInForce, now_ns: int
+        self,
+        product_id: str,
+        side: Side,
+        size: Decimal,
+        price: Decimal | None,
+        tif: CoinbaseTimeInForce,
+        now_ns: int,
     ) -> Order:
         self.product(product_id)
         request = OrderRequest(

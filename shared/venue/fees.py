@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from shared.messages import Liquidity
 from shared.venue.products import Product
-from shared.venue.types import Liquidity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,12 +23,12 @@ class FeeTier:
 
 
 US_INTRO = FeeTier(pricing_tier="Intro 1", maker_fee_rate=Decimal("0.005"), taker_fee_rate=Decimal("0.009"))
-"""US Advanced Trade lowest tier since 2026-09-16 (reference §5)."""
+"""US Advanced Trade lowest tier since 2026-09-16."""
 
 FUTURES_DEFAULT = FeeTier(
     pricing_tier="Futures Intro", maker_fee_rate=Decimal("0.0002"), taker_fee_rate=Decimal("0.0005")
 )
-"""A configurable stand-in: the real CFM rate is not published (reference §5)."""
+"""A configurable stand-in: the real CFM rate is not published."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from shared.money import ZERO
 from shared.venue.engine import Venue
-from shared.venue.types import OrderStatus
-
-ZERO = Decimal(0)
+from shared.venue.types import CoinbaseOrderStatus
 
 
 def apply_funding(venue: Venue, product_id: str, mark: Decimal, rate: Decimal) -> dict[str, Decimal]:
@@ -34,8 +33,8 @@ def settle_expired(venue: Venue, product_id: str, price: Decimal, now_ns: int) -
     Returns realized PnL per account."""
     product = venue.product(product_id)
     for order in list(venue.orders.values()):
-        if order.product_id == product_id and order.status is OrderStatus.OPEN:
-            venue.retire(order.order_id, OrderStatus.EXPIRED, now_ns, message="Contract expired")
+        if order.product_id == product_id and order.status is CoinbaseOrderStatus.OPEN:
+            venue.retire(order.order_id, CoinbaseOrderStatus.EXPIRED, now_ns, message="Contract expired")
     realized: dict[str, Decimal] = {}
     for account in venue.accounts.values():
         pos = account.positions.get(product_id)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shared.money import round_to_increment
+from shared.messages import Liquidity, OrderType, Side
+from shared.money import ZERO, round_to_increment
 from shared.venue.accounts import Account
 from shared.venue.book import OrderBook
 from shared.venue.errors import UnknownProductError
@@ -21,9 +22,8 @@ from shared.venue.fees import FeeSchedule
 from shared.venue.orders import Fill, Order, Trade
 from shared.venue.products import Product
 from shared.venue.settle import settle_fill
-from shared.venue.types import Liquidity, OrderStatus, OrderType, Side, TimeInForce
+from shared.venue.types import CoinbaseOrderStatus, CoinbaseTimeInForce
 
-ZERO = Decimal(0)
 LIQUIDITY_ACCOUNT = "liquidity"
 
 
@@ -80,8 +80,10 @@ class MatchingCore:
     def _execute(self, order: Order, now_ns: int) -> None:
         product, book = self.products[order.product_id], self.books[order.product_id]
         request = order.request
-        if request.time_in_force is TimeInForce.FOK and not self._fully_fillable(order):
-            self._finish(order, OrderStatus.CANCELLED, now_ns, message="FOK order could not be filled")
+        if request.time_in_force is CoinbaseTimeInForce.FOK and not self._fully_fillable(order):
+            self._finish(
+                order, CoinbaseOrderStatus.CANCELLED, now_ns, message="FOK order could not be filled"
+            )
             return
         budget = request.quote_size
         budget_spent = False
@@ -109,8 +111,8 @@ class MatchingCore:
                 budget -= spent
             if request.base_size is not None and order.filled_size >= request.base_size:
                 break
-        if self_trade and order.status is OrderStatus.OPEN:
-            self._finish(order, OrderStatus.CANCELLED, now_ns, message="Self-trade prevention")
+        if self_trade and order.status is CoinbaseOrderStatus.OPEN:
+            self._finish(order, CoinbaseOrderStatus.CANCELLED, now_ns, message="Self-trade prevention")
             return
         self._after_match(order, now_ns, budget_spent=budget_spent)
 
@@ -118,16 +120,16 @@ class MatchingCore:
         request = order.request
         done = request.base_size is not None and order.filled_size >= request.base_size
         if done:
-            self._finish(order, OrderStatus.FILLED, now_ns)
+            self._finish(order, CoinbaseOrderStatus.FILLED, now_ns)
         elif (
-            request.time_in_force in (TimeInForce.GTC, TimeInForce.GTD)
+            request.time_in_force in (CoinbaseTimeInForce.GTC, CoinbaseTimeInForce.GTD)
             and request.order_type is OrderType.LIMIT
         ):
             self.books[order.product_id].add(order)
         elif request.base_size is None and budget_spent and order.filled_size > ZERO:
-            self._finish(order, OrderStatus.FILLED, now_ns)  # a quote-sized order spent what it could
+            self._finish(order, CoinbaseOrderStatus.FILLED, now_ns)  # a quote-sized order spent what it could
         else:
-            self._finish(order, OrderStatus.CANCELLED, now_ns, message="IOC remainder cancelled")
+            self._finish(order, CoinbaseOrderStatus.CANCELLED, now_ns, message="IOC remainder cancelled")
 
     def _fully_fillable(self, order: Order) -> bool:
         wanted = order.request.base_size
@@ -149,7 +151,7 @@ class MatchingCore:
         self._fill(maker, size, price, Liquidity.MAKER, trade_id, now_ns)
         self.books[maker.product_id].reduce(maker, size)
         if maker.request.base_size is not None and maker.filled_size >= maker.request.base_size:
-            self._finish(maker, OrderStatus.FILLED, now_ns)
+            self._finish(maker, CoinbaseOrderStatus.FILLED, now_ns)
         trade = Trade(
             trade_id=trade_id,
             product_id=product.product_id,
@@ -191,7 +193,7 @@ class MatchingCore:
             self._touch(order, now_ns)
         return commission
 
-    def _finish(self, order: Order, status: OrderStatus, now_ns: int, *, message: str = "") -> None:
+    def _finish(self, order: Order, status: CoinbaseOrderStatus, now_ns: int, *, message: str = "") -> None:
         if order.in_book:
             self.books[order.product_id].remove(order)
         order.status = status

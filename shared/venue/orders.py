@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from shared.errors import MoneyError
-from shared.money import to_decimal
-from shared.venue.errors import OrderRejectedError
-from shared.venue.types import Liquidity, OrderStatus, OrderType, Side, TimeInForce
-
-ZERO = Decimal(0)
+from shared.errors import MoneyError, OrderRejectedError
+from shared.messages import Liquidity, OrderType, Side
+from shared.money import ZERO, to_decimal
+from shared.timefmt import parse_rfc3339_ns
+from shared.venue.types import CoinbaseOrderStatus, CoinbaseTimeInForce
 
 # configuration key -> (order type, time in force); FOK market is CFM-only and checked in validation.
-CONFIGURATIONS: dict[str, tuple[OrderType, TimeInForce]] = {
-    "market_market_ioc": (OrderType.MARKET, TimeInForce.IOC),
-    "market_market_fok": (OrderType.MARKET, TimeInForce.FOK),
-    "sor_limit_ioc": (OrderType.LIMIT, TimeInForce.IOC),
-    "limit_limit_gtc": (OrderType.LIMIT, TimeInForce.GTC),
-    "limit_limit_gtd": (OrderType.LIMIT, TimeInForce.GTD),
-    "limit_limit_fok": (OrderType.LIMIT, TimeInForce.FOK),
+CONFIGURATIONS: dict[str, tuple[OrderType, CoinbaseTimeInForce]] = {
+    "market_market_ioc": (OrderType.MARKET, CoinbaseTimeInForce.IOC),
+    "market_market_fok": (OrderType.MARKET, CoinbaseTimeInForce.FOK),
+    "sor_limit_ioc": (OrderType.LIMIT, CoinbaseTimeInForce.IOC),
+    "limit_limit_gtc": (OrderType.LIMIT, CoinbaseTimeInForce.GTC),
+    "limit_limit_gtd": (OrderType.LIMIT, CoinbaseTimeInForce.GTD),
+    "limit_limit_fok": (OrderType.LIMIT, CoinbaseTimeInForce.FOK),
 }
 
 
@@ -33,7 +31,7 @@ class OrderRequest:
     product_id: str
     side: Side
     order_type: OrderType
-    time_in_force: TimeInForce
+    time_in_force: CoinbaseTimeInForce
     config_key: str
     configuration: dict[str, Any]
     base_size: Decimal | None = None
@@ -62,10 +60,9 @@ def _rfc3339_ns(value: object) -> int:
     if not isinstance(value, str):
         raise OrderRejectedError("INVALID_REQUEST", "end_time must be an RFC3339 string")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_rfc3339_ns(value)
     except ValueError as exc:
         raise OrderRejectedError("INVALID_REQUEST", f"bad end_time {value!r}") from exc
-    return int(parsed.timestamp()) * 1_000_000_000 + parsed.microsecond * 1000
 
 
 def parse_order_request(body: dict[str, Any], *, account_id: str = "") -> OrderRequest:
@@ -86,7 +83,7 @@ def parse_order_request(body: dict[str, Any], *, account_id: str = "") -> OrderR
     if key == "limit_limit_fok" and _flag(raw.get("post_only")):
         raise OrderRejectedError("POST_ONLY_NOT_ALLOWED_WITH_FOK", "post_only is not allowed with FOK")
     end_time_ns = None
-    if tif is TimeInForce.GTD:
+    if tif is CoinbaseTimeInForce.GTD:
         if not raw.get("end_time"):
             raise OrderRejectedError("GTD_ORDERS_MUST_HAVE_END_TIME", "GTD orders must have an end_time")
         end_time_ns = _rfc3339_ns(raw["end_time"])
@@ -114,7 +111,7 @@ class Order:
     order_id: str
     request: OrderRequest
     created_ns: int
-    status: OrderStatus = OrderStatus.OPEN
+    status: CoinbaseOrderStatus = CoinbaseOrderStatus.OPEN
     filled_size: Decimal = ZERO
     filled_value: Decimal = ZERO
     total_fees: Decimal = ZERO

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from shared.messages import Liquidity, Side
+from shared.money import ZERO
 from shared.venue.accounts import Account
 from shared.venue.book import OrderBook
 from shared.venue.fees import FeeSchedule
 from shared.venue.orders import Order, OrderRequest
 from shared.venue.products import Product
-from shared.venue.types import Liquidity, Side
-
-ZERO = Decimal(0)
 
 
 def estimate_cost(book: OrderBook, side: Side, size: Decimal, product: Product) -> Decimal:

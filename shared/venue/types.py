@@ -1,24 +1,13 @@
-"""Small enums shared by the venue core; values are Coinbase's own spellings."""
+"""The venue core's own enums. Side, order type and liquidity are the bus's (`shared.messages`); the
+two below keep Coinbase's REST spellings and members, which the simulator renders verbatim."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
 
-class Side(StrEnum):
-    """Order side as Coinbase spells it."""
-
-    BUY = "BUY"
-    SELL = "SELL"
-
-    @property
-    def opposite(self) -> Side:
-        """The side a taker of this side matches against."""
-        return Side.SELL if self is Side.BUY else Side.BUY
-
-
-class OrderStatus(StrEnum):
-    """REST order status values the core produces."""
+class CoinbaseOrderStatus(StrEnum):
+    """Coinbase's REST order status: other members and spellings than the bus's `OrderStatus`."""
 
     PENDING = "PENDING"
     OPEN = "OPEN"
@@ -30,30 +19,16 @@ class OrderStatus(StrEnum):
     @property
     def is_terminal(self) -> bool:
         """True once the order can no longer change."""
-        return self not in (OrderStatus.PENDING, OrderStatus.OPEN)
+        return self not in (CoinbaseOrderStatus.PENDING, CoinbaseOrderStatus.OPEN)
 
 
-class TimeInForce(StrEnum):
-    """Time in force as reported in REST and user-channel orders."""
+class CoinbaseTimeInForce(StrEnum):
+    """Time in force as Coinbase spells it in REST and user-channel orders (the bus uses short codes)."""
 
     GTC = "GOOD_UNTIL_CANCELLED"
     GTD = "GOOD_UNTIL_DATE_TIME"
     IOC = "IMMEDIATE_OR_CANCEL"
     FOK = "FILL_OR_KILL"
-
-
-class OrderType(StrEnum):
-    """Order type as reported in REST orders."""
-
-    MARKET = "MARKET"
-    LIMIT = "LIMIT"
-
-
-class Liquidity(StrEnum):
-    """Fill liquidity indicator."""
-
-    MAKER = "MAKER"
-    TAKER = "TAKER"
 
 
 class ProductType(StrEnum):

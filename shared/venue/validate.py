@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from shared.money import is_on_grid
+from shared.errors import OrderRejectedError
+from shared.messages import OrderType
+from shared.money import ZERO, is_on_grid
 from shared.venue.book import OrderBook
-from shared.venue.errors import OrderRejectedError
 from shared.venue.orders import OrderRequest
 from shared.venue.products import Product
-from shared.venue.types import OrderType, TimeInForce
-
-ZERO = Decimal(0)
+from shared.venue.types import CoinbaseTimeInForce
 
 
 def _reject(reason: str, message: str, preview: str = "UNKNOWN_PREVIEW_FAILURE_REASON") -> OrderRejectedError:
@@ -91,7 +88,7 @@ def check_price(request: OrderRequest, product: Product, now_ns: int) -> None:
             f"order value is below {product.quote_min_size:f}",
             "PREVIEW_INVALID_QUOTE_SIZE_TOO_SMALL",
         )
-    if request.time_in_force is TimeInForce.GTD and (request.end_time_ns or 0) <= now_ns:
+    if request.time_in_force is CoinbaseTimeInForce.GTD and (request.end_time_ns or 0) <= now_ns:
         raise _reject("END_TIME_IS_IN_THE_PAST", "end_time is in the past")
 
 

@@ -25,6 +25,7 @@ from shared import codec, subjects
 from shared.messages import (
     CandleReply,
     CandleRequest,
+    ControlAction,
     ControlCommand,
     ControlReply,
     Order,
@@ -238,7 +239,7 @@ async def _halt_recorded(stack: Stack, reason: str) -> None:
 
 async def _resume(stack: Stack) -> None:
     assert stack.bus is not None
-    command = ControlCommand(action="resume", operator="chaos", requested_ns=time.time_ns())
+    command = ControlCommand(action=ControlAction.RESUME, operator="chaos", requested_ns=time.time_ns())
     reply = await stack.bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
     assert reply.ok, reply.detail
 

@@ -25,21 +25,27 @@ from typing import Any
 
 import aiohttp
 
-from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from services.launcher import Launcher
 from services.stack import LIVE, PAPER, services_for
 from shared import codec, streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
-from shared.messages import ControlCommand, ControlReply, StrategySpec
+from shared.messages import (
+    ControlAction,
+    ControlCommand,
+    ControlReply,
+    PaperAccountState,
+    PaperOrderRecord,
+    StrategySpec,
+)
 from shared.messages.risk import Position
+from shared.money import ZERO
 from shared.routing import execution_venue
 from shared.tasks import within
 from shared.testing import eventually, free_port
 from shared.testing.otlp import OtlpReceiver
 from shared.venue import default_products
 
-ZERO = Decimal(0)
 VENUE = "coinbase"
 """The market: where prices come from (the simulator plays Coinbase)."""
 PAPER_VENUE = execution_venue(VENUE, "paper")
@@ -464,7 +470,9 @@ async def running_stack(
 async def halt(stack: Stack, reason: str) -> None:
     """Switch the kill switch on: only risk-reducing orders pass, so the books settle down."""
     assert stack.bus is not None
-    command = ControlCommand(action="halt", reason=reason, operator="e2e", requested_ns=time.time_ns())
+    command = ControlCommand(
+        action=ControlAction.HALT, reason=reason, operator="e2e", requested_ns=time.time_ns()
+    )
     reply = await stack.bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
     assert reply.ok, reply.detail
 

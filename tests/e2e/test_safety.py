@@ -29,6 +29,7 @@ import pytest_asyncio
 from services.risk.config import default_limits
 from shared import codec, subjects
 from shared.messages import (
+    ControlAction,
     ControlCommand,
     ControlReply,
     MaCrossoverParams,
@@ -145,7 +146,7 @@ def _frozen(stack: Stack, name: str) -> Iterator[None]:
 
 async def _resume(stack: Stack) -> None:
     assert stack.bus is not None
-    command = ControlCommand(action="resume", operator="e2e", requested_ns=time.time_ns())
+    command = ControlCommand(action=ControlAction.RESUME, operator="e2e", requested_ns=time.time_ns())
     reply = await stack.bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
     assert reply.ok, reply.detail
 

@@ -131,7 +131,9 @@ async def test_request_reply_is_typed(bus: Bus) -> None:
 
     await bus.serve("test.rpc", m.ControlCommand, answer)
     reply = await bus.request(
-        "test.rpc", m.ControlCommand(action="halt", reason="why", requested_ns=0), m.ControlReply
+        "test.rpc",
+        m.ControlCommand(action=m.ControlAction.HALT, reason="why", requested_ns=0),
+        m.ControlReply,
     )
     assert reply == m.ControlReply(ok=True, detail="why")
 
@@ -211,7 +213,7 @@ async def test_serve_ignores_messages_without_a_reply_inbox(bus: Bus) -> None:
         return m.ControlReply(ok=True)
 
     await bus.serve("test.rpc.inbox", m.ControlCommand, answer)
-    command = m.ControlCommand(action="halt", requested_ns=0)
+    command = m.ControlCommand(action=m.ControlAction.HALT, requested_ns=0)
     await bus.publish("test.rpc.inbox", command)  # no reply subject: not a request
     await bus.nc.publish("test.rpc.inbox", codec.encode(command), reply="deliver.elsewhere")
     reply = await bus.request("test.rpc.inbox", command, m.ControlReply)

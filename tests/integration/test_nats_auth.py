@@ -258,7 +258,7 @@ async def test_each_service_does_its_job_under_its_own_user(stack: Stack) -> Non
     await specs_by_cli.put(SID, Probe("spec"))
     leases_kv = await strategy.bus.js.key_value(subjects.KV_WORKER_LEASES)
     specs_kv = await strategy.bus.js.key_value(subjects.KV_STRATEGY_SPECS)
-    watchers = [await leases_kv.watchall(), await specs_kv.watchall()]  # services/strategy/leases.py
+    watchers = [await leases_kv.watchall(), await specs_kv.watchall()]  # shared/kvmirror.py
     revision = await leases_kv.create(f"lease.{SID}", b"w1")
     revision = await leases_kv.update(f"lease.{SID}", b"w1", last=revision)
     await leases_kv.put("worker.w1", b"alive")

@@ -64,7 +64,7 @@ class SimHandle:
         self.loop.close()
 
     def rest(self, **kwargs: Any) -> RESTClient:
-        """The real SDK client, trusting only the run's CA (reference §0.2)."""
+        """The real SDK client, trusting only the run's CA."""
         client = RESTClient(
             api_key=self.sim.key_name,
             api_secret=self.sim.private_key_pem,

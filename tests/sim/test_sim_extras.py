@@ -9,9 +9,9 @@ from pathlib import Path
 from coinbase.jwt_generator import build_ws_jwt
 from requests.exceptions import HTTPError
 
-from services.exchange_sim.faults import TokenBucket
 from services.exchange_sim.feed import Replay
 from services.exchange_sim.market_model import MarketModel
+from shared.throttle import Throttle as TokenBucket
 from shared.venue import default_products
 
 from .helpers import SimHandle, recv_json, recv_until, sim_config

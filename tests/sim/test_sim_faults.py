@@ -1,4 +1,4 @@
-"""Each injected fault and the effect a client sees (reference §0, §1.4, §2.15, §6)."""
+"""Each injected fault and the effect a client sees."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The live Coinbase Advanced Trade adapter, in the fixed adapter shape (STYLE #6).
+"""The live Coinbase Advanced Trade adapter, in the fixed adapter shape.
 
 `config` (settings), `constants` (paths, reason codes), `http` (the SDK client in a thread, rate
 limit, backoff), `ws` (the `user` channel as a low-latency trigger), `schemas` (Structs for the

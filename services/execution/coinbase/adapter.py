@@ -1,6 +1,6 @@
 """The live adapter: placement with exactly-once semantics, order sync, fills, cancels.
 
-Placement (reference §0.4, §2.3): the record is stored, then `POST /orders` is tried up to
+Placement: the record is stored, then `POST /orders` is tried up to
 `place_attempts` times with the *same* `client_order_id`. `success:false` is a definitive reject with
 the venue's reason. A timeout/5xx makes the outcome ambiguous: the retry either creates the order or
 gets the original back (the venue is idempotent on the id); if every attempt failed, the venue is
@@ -27,12 +27,7 @@ from services.execution.coinbase.http import CoinbaseHttp
 from services.execution.coinbase.state import LiveOrderRecord, OrderStore
 from services.execution.coinbase.tracker import OrderTracker
 from services.execution.coinbase.ws import UserChannel
-from services.execution.errors import (
-    ExecutionError,
-    NonRetryableVenueError,
-    OrderRejectedError,
-    RetryableVenueError,
-)
+from services.execution.errors import NonRetryableVenueError, RetryableVenueError
 from shared import subjects
 from shared.bus import Bus
 from shared.coinbase.schemas import (
@@ -44,8 +39,8 @@ from shared.coinbase.schemas import (
     TransactionSummary,
 )
 from shared.config import CoinbaseCredentials, VenueSettings
-from shared.messages import CancelRequest, Order, OrderStatus
-from shared.risk.products import FeeRates, ProductInfo
+from shared.errors import OrderRejectedError, VenueError
+from shared.messages import CancelRequest, FeeRates, Order, OrderStatus, ProductInfo
 from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("execution.coinbase")
@@ -95,7 +90,7 @@ class CoinbaseAdapter:
         self.poller = FillPoller(self.http, cursor_kv, self.venue, self.settings, self._tracker.on_fills)
         await self.poller.load()
         for record in self.store.open_records():
-            with contextlib.suppress(ExecutionError):
+            with contextlib.suppress(VenueError):
                 await self.tracker.sync(record.order.client_order_id)
         tracker = self._tracker
         self._tasks = [

@@ -19,7 +19,7 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     retry_max_s: float = 5.0
     """Cap on a retry delay."""
     rate_limit_per_s: float = 25.0
-    """Client-side token bucket for private endpoints (the venue allows 30/s per key, §2.16)."""
+    """Client-side token bucket for private endpoints (the venue allows 30/s per key)."""
     fills_poll_interval_s: float = 1.0
     """How often REST `orders/historical/fills` (the authoritative fill record) is polled."""
     fills_page_size: int = 100
@@ -44,7 +44,7 @@ class LiveSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ws_user: bool = True
     """Follow the WS `user` channel: a change there triggers an immediate REST sync of that order."""
     ws_heartbeat_timeout_s: float = 5.0
-    """The watchdog reconnects the user channel after this long without a message (§0.3)."""
+    """The watchdog reconnects the user channel after this long without a message."""
     ws_reconnect_base_s: float = 0.25
     """First user-channel reconnect delay ceiling; doubles per failed attempt (equal jitter)."""
     ws_reconnect_max_s: float = 30.0

@@ -1,4 +1,4 @@
-"""Coinbase Advanced Trade constants the live adapter needs (reference §2)."""
+"""Coinbase Advanced Trade constants the live adapter needs."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ UNKNOWN_FAILURE_REASON = "UNKNOWN_FAILURE_REASON"
 UNKNOWN_PREVIEW_FAILURE_REASON = "UNKNOWN_PREVIEW_FAILURE_REASON"
 DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
 PLACEHOLDER_REASONS = frozenset({"", UNKNOWN_FAILURE_REASON, UNKNOWN_PREVIEW_FAILURE_REASON})
-"""Values that say nothing: the real reason is then in another field (reference §2.3)."""
+"""Values that say nothing: the real reason is then in another field."""
 
 # Reasons our own pre-trade checks use: the codes the venue itself would answer with.
 INVALID_SIZE_PRECISION = "INVALID_SIZE_PRECISION"

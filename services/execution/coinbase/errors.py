@@ -1,6 +1,6 @@
 """Map what the SDK raises (requests exceptions, `HTTPError` with a response) onto the typed tree.
 
-The class decides every retry (STYLE #8): status codes and exception types are inspected here, once;
+The class decides every retry: status codes and exception types are inspected here, once;
 nothing downstream looks at message text.
 """
 
@@ -14,10 +14,10 @@ from services.execution.errors import (
     FatalVenueError,
     NonRetryableVenueError,
     RateLimitedError,
-    VenueError,
     VenueServerError,
     VenueTimeoutError,
 )
+from shared.errors import VenueError
 
 
 def _error_code(response: requests.Response) -> str:

@@ -1,4 +1,4 @@
-"""REST fills polling: the authoritative fill record (§2.6), resumable through a cursor in KV.
+"""REST fills polling: the authoritative fill record, resumable through a cursor in KV.
 
 The cursor is a high-water mark — the newest `sequence_timestamp` handled plus the trade ids seen at
 exactly that instant — so a restart misses nothing. The venue may list a fill late, stamped with its
@@ -22,10 +22,10 @@ import structlog
 from services.execution.coinbase import constants as c
 from services.execution.coinbase.config import LiveSettings
 from services.execution.coinbase.http import CoinbaseHttp
-from services.execution.errors import ExecutionError
 from shared.bus import TypedKV
 from shared.coinbase.parse import rfc3339_ns, to_rfc3339
 from shared.coinbase.schemas import ListFillsResponse, RestFill
+from shared.errors import VenueError
 
 _log = structlog.get_logger("execution.coinbase.fills")
 FillsHandler = Callable[[list[RestFill]], Awaitable[None]]
@@ -165,7 +165,7 @@ class FillPoller:
         while True:
             try:
                 await self.poll_once()
-            except ExecutionError as exc:
+            except VenueError as exc:
                 _log.warning("fills_poll_failed", error=str(exc), error_type=type(exc).__name__)
             except Exception as exc:  # a bug in one pass must not stop fill reporting for good
                 _log.exception("fills_poll_error", error=str(exc))

@@ -3,7 +3,7 @@
 The protocol-level parsing (venue decimals, RFC3339 times, venue order statuses) lives in
 `shared.coinbase.parse` and is re-exported here (`dec`, `rfc3339_ns`, `to_rfc3339`) for the adapter.
 
-Sizes and prices must already be on the product's increments (strategies round, ARCHITECTURE); an
+Sizes and prices must already be on the product's increments (strategies round); an
 off-grid value is rejected here with the code the venue itself would use, so paper and live report
 the same reason. Futures sizes are whole contracts.
 """
@@ -14,17 +14,25 @@ from decimal import Decimal
 from typing import Any
 
 from services.execution.coinbase import constants as c
-from services.execution.errors import NonRetryableVenueError, OrderRejectedError
-from shared.coinbase.parse import ZERO as ZERO
+from services.execution.errors import NonRetryableVenueError
 from shared.coinbase.parse import dec as dec
 from shared.coinbase.parse import order_status as venue_order_status
 from shared.coinbase.parse import rfc3339_ns as rfc3339_ns
 from shared.coinbase.parse import to_rfc3339 as to_rfc3339
 from shared.coinbase.schemas import CreateOrderResponse, RestFeeTier, RestFill, RestOrder, RestProduct
-from shared.errors import ConfigError, MoneyError
-from shared.messages import Fill, Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
-from shared.money import is_on_grid
-from shared.risk.products import FeeRates, ProductInfo
+from shared.errors import ConfigError, MoneyError, OrderRejectedError
+from shared.messages import (
+    FeeRates,
+    Fill,
+    Liquidity,
+    Order,
+    OrderStatus,
+    OrderType,
+    ProductInfo,
+    Side,
+    TimeInForce,
+)
+from shared.money import ZERO, is_on_grid
 
 
 def fmt(value: Decimal) -> str:
@@ -36,7 +44,7 @@ def fmt(value: Decimal) -> str:
 
 
 def order_configuration(order: Order) -> dict[str, Any]:
-    """The one `order_configuration` entry for `order` (reference §2.3), or `OrderRejectedError`."""
+    """The one `order_configuration` entry for `order`, or `OrderRejectedError`."""
     size = fmt(order.size)
     if order.order_type is OrderType.MARKET:
         if order.post_only:
@@ -97,7 +105,7 @@ def create_body(order: Order, product: ProductInfo | None) -> dict[str, Any]:
 
 def reject_reason(response: CreateOrderResponse) -> str:
     """The most specific reason of a `success: false` answer: `new_order_failure_reason`, then
-    `error`, then `preview_failure_reason`, then the legacy top-level `failure_reason` (§2.3)."""
+    `error`, then `preview_failure_reason`, then the legacy top-level `failure_reason`."""
     err = response.error_response
     candidates = (
         (err.new_order_failure_reason, err.error, err.preview_failure_reason) if err is not None else ()
@@ -114,7 +122,7 @@ def order_status(raw: RestOrder, filled: Decimal) -> OrderStatus:
 
 
 def matches(raw: RestOrder, order: Order) -> bool:
-    """True when a venue order is the one we meant (same id, product and side), per §2.3's advice."""
+    """True when a venue order is the one we meant (same id, product and side), as Coinbase advises."""
     return (
         raw.client_order_id == order.client_order_id
         and raw.product_id == order.product_id

@@ -1,5 +1,5 @@
 """Structs for the venue's raw JSON: defined once in `shared.coinbase.schemas` (reconciliation reads
-the same shapes) and re-exported here, where the adapter's fixed shape (STYLE #6) expects them."""
+the same shapes) and re-exported here, where the adapter's fixed shape expects them."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ import structlog
 
 from shared.bus import TypedKV
 from shared.messages import Order, OrderStatus
+from shared.money import ZERO
 
 _log = structlog.get_logger("execution.coinbase.state")
-ZERO = Decimal(0)
 _OPEN = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 
 

@@ -26,10 +26,11 @@ from services.execution.adapter import ReportSink, make_event
 from services.execution.coinbase import constants as c
 from services.execution.coinbase import parse
 from services.execution.coinbase.http import CoinbaseHttp
-from services.execution.coinbase.state import ZERO, LiveOrderRecord, OrderStore
-from services.execution.errors import ExecutionError
+from services.execution.coinbase.state import LiveOrderRecord, OrderStore
 from shared.coinbase.schemas import GetOrderResponse, ListFillsResponse, RestFill, UserOrder
+from shared.errors import VenueError
 from shared.messages import Order, OrderStatus
+from shared.money import ZERO
 
 _log = structlog.get_logger("execution.coinbase")
 
@@ -176,7 +177,7 @@ class OrderTracker:
             for coid in list(self._late):
                 try:
                     await self.sync(coid)
-                except ExecutionError as exc:
+                except VenueError as exc:
                     _log.warning("late_fill_check_failed", client_order_id=coid, error=str(exc))
 
     async def _order_fills(self, venue_order_id: str) -> list[RestFill]:
@@ -245,5 +246,5 @@ class OrderTracker:
                 coid = self._pending.pop()
                 try:
                     await self.sync(coid)
-                except ExecutionError as exc:
+                except VenueError as exc:
                     _log.warning("triggered_sync_failed", client_order_id=coid, error=str(exc))

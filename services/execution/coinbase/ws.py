@@ -1,9 +1,9 @@
-"""The WS `user` channel as a low-latency trigger; REST stays the authoritative record (§1.5, §2.6).
+"""The WS `user` channel as a low-latency trigger; REST stays the authoritative record.
 
 The channel reports cumulative order state without trade ids, so a change there only *triggers* a
 REST sync of that order (fills by trade id, status). Written on `websockets` directly, not the SDK's
-`WSUserClient`, which stops silently on a clean close and dies when a callback raises (§0.3): here a
-heartbeat watchdog, a fresh JWT on every subscribe message (§1.2), and reconnect with jitter. After
+`WSUserClient`, which stops silently on a clean close and dies when a callback raises: here a
+heartbeat watchdog, a fresh JWT on every subscribe message, and reconnect with jitter. After
 each (re)connect the snapshot (batches of 50; a shorter batch ends it) is followed by a sync of every
 open order we track, since anything may have happened while we were away.
 """
@@ -22,7 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from services.execution.coinbase.config import LiveSettings
-from services.execution.coinbase.http import Backoff
+from shared.backoff import Backoff
 from shared.coinbase.schemas import UserOrder, WsEnvelope
 from shared.config import CoinbaseCredentials, VenueSettings
 
@@ -129,5 +129,5 @@ class UserChannel:
     async def _call(self, orders: list[UserOrder], snapshot_done: bool) -> None:
         try:
             await self.trigger(orders, snapshot_done)
-        except Exception as exc:  # a failing handler must not kill the receive loop (§0.3, issue #94)
+        except Exception as exc:  # a failing handler must not kill the receive loop (issue #94)
             _log.exception("user_ws_trigger_failed", error=str(exc))

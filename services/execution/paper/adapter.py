@@ -28,7 +28,7 @@ import structlog
 from services.execution.adapter import ReportSink, make_event
 from services.execution.coinbase import constants as c
 from services.execution.config import PaperSettings
-from services.execution.errors import MarketDataPendingError, OrderRejectedError
+from services.execution.errors import MarketDataPendingError
 from services.execution.paper.convert import (
     fee_rates,
     fee_schedule,
@@ -38,14 +38,28 @@ from services.execution.paper.convert import (
     to_request,
     widen,
 )
-from services.execution.paper.state import PaperAccountState, PaperOrderRecord
+from services.execution.paper.state import account_state, restore_account
 from shared import routing, subjects
 from shared.bus import Bus, Subscription, TypedKV
-from shared.messages import BookLevel, BookUpdate, CancelRequest, Fill, Order, OrderStatus, Ticker, Trade
+from shared.errors import OrderRejectedError
+from shared.messages import (
+    BookLevel,
+    BookUpdate,
+    CancelRequest,
+    FeeRates,
+    Fill,
+    Order,
+    OrderStatus,
+    PaperAccountState,
+    PaperOrderRecord,
+    ProductInfo,
+    Ticker,
+    Trade,
+    paper_account_key,
+    paper_order_prefix,
+)
 from shared.quotes import usable
-from shared.risk.products import FeeRates, ProductInfo
-from shared.venue import OrderRejectedError as VenueRejectedError
-from shared.venue import OrderRequest, Product, Side, Venue, book_fill, default_products
+from shared.venue import OrderRequest, Product, Venue, book_fill, default_products
 
 _log = structlog.get_logger("execution.paper")
 Job = tuple[Awaitable[Any], dict[Any, Any] | None, Any]
@@ -90,7 +104,8 @@ class PaperAdapter:
         self._slippage = Decimal(str(settings.slippage_bps))
         self._orders_kv: TypedKV[PaperOrderRecord] | None = None
         self._account_kv: TypedKV[PaperAccountState] | None = None
-        self._prefix = f"{venue}.{settings.account_id}"
+        self._account_key = paper_account_key(venue, settings.account_id)
+        self._order_prefix = paper_order_prefix(venue, settings.account_id)
         self._subscriptions: list[Subscription] = []
         # What a failed write (NATS down) left pending, kept in order and retried until written:
         # order records, then the account, fills and order events (`_persist`).
@@ -162,17 +177,16 @@ class PaperAdapter:
         assert self._account_kv is not None
         assert self._orders_kv is not None
         account = self.engine.account(self.account)
-        entry = await self._account_kv.get(f"{self._prefix}.account")
+        entry = await self._account_kv.get(self._account_key)
         if entry is not None:
             quote_of = {pid: p.quote_currency for pid, p in self.engine.products.items()}
-            entry.value.restore(account, quote_of)
+            restore_account(entry.value, account, quote_of)
         else:
             for currency, amount in self.settings.initial_balances.items():
                 account.set_balance(currency, Decimal(amount))
             self._account_unsaved = True
             await self._persist()
-        order_prefix = f"{self._prefix}.order."
-        keys = [key for key in await self._orders_kv.keys() if key.startswith(order_prefix)]
+        keys = [key for key in await self._orders_kv.keys() if key.startswith(self._order_prefix)]
         for stored in await self._orders_kv.get_many(keys):
             if stored is not None:
                 self._remember(stored.value)
@@ -190,7 +204,7 @@ class PaperAdapter:
         missing = sorted((item for item in numbered if item[0] > booked), key=lambda item: item[0])
         for _, fill in missing:
             product = self.engine.products[fill.product_id]
-            book_fill(account, product, Side(fill.side.value), fill.size, fill.price, fill.fee)
+            book_fill(account, product, fill.side, fill.size, fill.price, fill.fee)
         self._fill_no = max([booked, *(no for no, _ in numbered)])
         if missing:
             self._account_unsaved = True
@@ -201,7 +215,7 @@ class PaperAdapter:
         remaining = msgspec.structs.replace(record.order, size=record.order.size - record.filled_size)
         try:
             submitted = self.engine.submit(self._request(remaining), self._clock())
-        except (VenueRejectedError, OrderRejectedError) as exc:
+        except OrderRejectedError as exc:
             reason = getattr(exc, "reason", "RESTORE_FAILED")
             _log.warning(
                 "paper_order_not_restored", client_order_id=record.order.client_order_id, reason=reason
@@ -251,7 +265,7 @@ class PaperAdapter:
         assert accounts is not None
         try:
             writes: list[Job] = [
-                (orders.put(f"{self._prefix}.order.{coid}", self._records[coid]), self._unsaved, coid)
+                (orders.put(self._order_prefix + coid, self._records[coid]), self._unsaved, coid)
                 for coid in list(self._unsaved)
             ]
             await self._together(writes)
@@ -267,9 +281,9 @@ class PaperAdapter:
             if self._account_unsaved and not self._unsaved:
                 # Only after the records it reflects; sent last in the same round trip (the fills
                 # are what everyone downstream waits for).
-                account = PaperAccountState.of(self.engine.account(self.account), self._fill_no)
+                account = account_state(self.engine.account(self.account), self._fill_no)
                 self._account_unsaved = False  # a change while it is written sets it again
-                tells.append((accounts.put(f"{self._prefix}.account", account), None, None))
+                tells.append((accounts.put(self._account_key, account), None, None))
             await self._together(tells)
         except Exception as exc:
             _log.warning("paper_persist_pending", pending=self.pending, error=repr(exc))
@@ -337,7 +351,7 @@ class PaperAdapter:
                     )
                 self._apply_latest(order.product_id)
                 result = self.engine.submit(self._request(order), self._clock())
-            except (VenueRejectedError, OrderRejectedError) as exc:
+            except OrderRejectedError as exc:
                 record = PaperOrderRecord(order=order, status=OrderStatus.REJECTED, reason=exc.reason)
                 _log.info("paper_order_rejected", client_order_id=order.client_order_id, reason=exc.reason)
                 self._stage(record, report=True)
@@ -485,9 +499,7 @@ class PaperAdapter:
             return
         async with self._lock:
             self._apply_latest(trade.product_id)
-            self.engine.take_liquidity(
-                trade.product_id, Side(trade.side.value), trade.size, trade.price, self._clock()
-            )
+            self.engine.take_liquidity(trade.product_id, trade.side, trade.size, trade.price, self._clock())
             await self._flush()
 
     # ---- cancels ----

@@ -7,15 +7,19 @@ from decimal import Decimal
 
 from services.execution.coinbase.parse import order_configuration
 from services.execution.config import PaperSettings
-from shared.messages import BookLevel, Fill, Liquidity, Order, OrderStatus
-from shared.money import round_to_increment
-from shared.risk.products import FeeRates, ProductInfo
-from shared.venue import FeeSchedule, OrderRequest, Product, ProductType, parse_order_request
+from shared.messages import BookLevel, FeeRates, Fill, Order, OrderStatus, ProductInfo
+from shared.money import ZERO, round_to_increment
+from shared.venue import (
+    CoinbaseOrderStatus,
+    FeeSchedule,
+    OrderRequest,
+    Product,
+    ProductType,
+    parse_order_request,
+)
 from shared.venue import Fill as VenueFill
 from shared.venue import Order as VenueOrder
-from shared.venue import OrderStatus as VenueStatus
 
-ZERO = Decimal(0)
 BPS = Decimal(10_000)
 
 
@@ -73,13 +77,13 @@ def widen(
 
 def status_of(order: VenueOrder, filled: Decimal) -> OrderStatus:
     """Our lifecycle status of a venue-core order."""
-    if order.status is VenueStatus.FILLED:
+    if order.status is CoinbaseOrderStatus.FILLED:
         return OrderStatus.FILLED
-    if order.status is VenueStatus.CANCELLED:
+    if order.status is CoinbaseOrderStatus.CANCELLED:
         return OrderStatus.CANCELLED
-    if order.status is VenueStatus.EXPIRED:
+    if order.status is CoinbaseOrderStatus.EXPIRED:
         return OrderStatus.EXPIRED
-    if order.status is VenueStatus.FAILED:
+    if order.status is CoinbaseOrderStatus.FAILED:
         return OrderStatus.REJECTED
     return OrderStatus.PARTIALLY_FILLED if filled > ZERO else OrderStatus.ACCEPTED
 
@@ -97,7 +101,7 @@ def to_fill(fill: VenueFill, order: Order, venue_order_id: str) -> Fill:
         price=fill.price,
         size=fill.size,
         fee=fill.commission,
-        liquidity=Liquidity(fill.liquidity.value),
+        liquidity=fill.liquidity,
         fill_ns=fill.time_ns,
     )
 

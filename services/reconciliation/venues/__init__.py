@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.venues.base import VenueReader, VenueReadError
-from services.reconciliation.venues.live import LiveReader, build_client
+from services.reconciliation.venues.live import LiveReader
 from services.reconciliation.venues.paper import PaperReader
 from shared.bus import Bus
+from shared.coinbase.rest import build_client
 from shared.config import CoinbaseCredentials
 
 __all__ = ["LiveReader", "PaperReader", "VenueReadError", "VenueReader", "build_reader"]

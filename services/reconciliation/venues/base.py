@@ -1,4 +1,4 @@
-"""The one Protocol both venue readers implement (STYLE #5), and their typed error."""
+"""The one Protocol both venue readers implement, and their typed error."""
 
 from __future__ import annotations
 

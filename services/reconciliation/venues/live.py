@@ -1,9 +1,9 @@
 """The live reader: Coinbase Advanced Trade (or the simulator) through the SDK's `RESTClient`.
 
 Every call is a blocking SDK call run in a worker thread, retried a few times (all reads are
-idempotent). Wallets are paged (§2.7), futures positions come from CFM (§2.12), open orders from the
-batch list with every still-working status (§2.4), fills from the authoritative fill list since the
-cursor (§2.6, newest first, paging stops once past the cursor). The REST fill names only the venue
+idempotent). Wallets are paged, futures positions come from CFM, open orders from the
+batch list with every still-working status, fills from the authoritative fill list since the
+cursor (newest first, paging stops once past the cursor). The REST fill names only the venue
 order id, so each new order id is looked up once for its client order id (then cached).
 """
 
@@ -20,22 +20,15 @@ import structlog
 from coinbase.rest import RESTClient
 
 from services.reconciliation.config import LiveReaderSettings
-from services.reconciliation.model import ZERO, OrderRef, ProductRef, VenueFill, VenueOrder, VenueSnapshot
+from services.reconciliation.model import OrderRef, ProductRef, VenueFill, VenueOrder, VenueSnapshot
 from services.reconciliation.venues import schemas as s
 from services.reconciliation.venues.base import VenueReadError
 from shared.coinbase import schemas as cb
 from shared.coinbase.parse import dec_or_zero, to_rfc3339
-from shared.coinbase.rest import make_rest_client
-from shared.config import CoinbaseCredentials, VenueSettings
+from shared.money import ZERO
 
 _log = structlog.get_logger("reconciliation.live")
 API = "/api/v3/brokerage"
-
-
-def build_client(venue: VenueSettings, credentials: CoinbaseCredentials, timeout_s: float) -> RESTClient:
-    """The SDK client for `venue`, built by `shared.coinbase.rest` (CA pinning included)."""
-    secret = credentials.reveal_secret()
-    return make_rest_client(venue.rest_host, credentials.api_key, secret, venue.ca_file, timeout_s)
 
 
 class LiveReader:

@@ -1,5 +1,5 @@
 """The venue's raw JSON (Structs in `shared.coinbase.schemas`, shared with execution) parsed into the
-core's types (reference §2.4, §2.6–2.8, §2.12). A field we cannot read changes nothing.
+core's types. A field we cannot read changes nothing.
 
 The conversions are kept in this package on purpose: reconciliation must read the venue
 independently of execution's adapter (it exists to catch what that adapter missed); only the wire
@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.reconciliation.model import ZERO, ProductRef, VenueFill, VenueOrder
+from services.reconciliation.model import ProductRef, VenueFill, VenueOrder
 from shared.coinbase.parse import OPEN_STATUSES as OPEN_STATUSES
 from shared.coinbase.parse import dec_or_zero, rfc3339_ns
 from shared.coinbase.parse import order_status as venue_order_status
 from shared.coinbase.schemas import RestFill, RestOrder, RestPosition, RestProduct
 from shared.messages import Liquidity, OrderStatus, Side
+from shared.money import ZERO
 
 
 def order_status(raw: RestOrder) -> OrderStatus:
@@ -55,7 +56,7 @@ def fill_time_ns(raw: RestFill) -> int:
 
 
 def to_fill(raw: RestFill, client_order_id: str) -> VenueFill:
-    """A venue fill for the core (commission is in quote currency, §2.6)."""
+    """A venue fill for the core (commission is in quote currency)."""
     return VenueFill(
         trade_id=raw.trade_id,
         order_id=raw.order_id,

@@ -18,12 +18,13 @@ from typing import Any
 from services.exchange_sim import ExchangeSim, SimConfig
 from services.execution.coinbase.adapter import CoinbaseAdapter
 from services.execution.coinbase.config import LiveSettings
-from services.execution.coinbase.http import CoinbaseHttp, build_client
+from services.execution.coinbase.http import CoinbaseHttp
 from services.execution.config import ExecutionSettings, PaperSettings
 from services.execution.paper.adapter import PaperAdapter
 from services.execution.service import ExecutionService
 from shared import routing, subjects
 from shared.bus import Bus
+from shared.coinbase.rest import build_client
 from shared.config import CoinbaseCredentials, NatsSettings, VenueSettings
 from shared.messages import (
     BookLevel,
@@ -40,7 +41,6 @@ from shared.messages import (
 )
 from shared.runtime import ServiceContext
 from shared.testing import eventually
-from shared.venue import Side as VenueSide
 
 Levels = list[tuple[str, str]]
 BALANCES = {"USD": "100000", "BTC": "1"}
@@ -275,7 +275,7 @@ class LiveHarness(Harness):
         self.sim.control.push_book(product_id, levels(bids), levels(asks))
 
     async def trade(self, product_id: str, side: Side, size: str, price: str) -> None:
-        self.sim.control.push_trade(product_id, VenueSide(side.value), Decimal(size), Decimal(price))
+        self.sim.control.push_trade(product_id, side, Decimal(size), Decimal(price))
 
     def venue_orders(self, coid: str) -> int:
         return sum(1 for o in self.sim.venue.orders.values() if o.request.client_order_id == coid)

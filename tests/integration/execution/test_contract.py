@@ -11,8 +11,7 @@ from decimal import Decimal
 import pytest
 
 from shared import subjects
-from shared.messages import Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
-from shared.risk.products import FeeRates
+from shared.messages import FeeRates, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
 from shared.testing import eventually
 
 from .harness import Harness, make_order

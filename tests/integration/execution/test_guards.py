@@ -22,14 +22,15 @@ from shared.messages import (
     BookLevel,
     BookUpdate,
     CancelRequest,
+    FeeRates,
     Order,
     OrderStatus,
     OrderType,
+    ProductInfo,
     RiskState,
     TimeInForce,
 )
 from shared.natsserver import NatsServer
-from shared.risk.products import FeeRates, ProductInfo
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 

@@ -1,4 +1,4 @@
-"""The live adapter against the simulator with injected faults (reference §0.4, §2.3, §2.15, §2.16)."""
+"""The live adapter against the simulator with injected faults."""
 
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ async def test_cancel_that_races_a_fill_reports_the_fill(live: LiveHarness) -> N
         size=Decimal("0.1"),
         limit_price=Decimal("99.50"),
     )
-    live.sim.control.cancel_race()  # the venue says "cancelled" but the order fills first (§2.5)
+    live.sim.control.cancel_race()  # the venue says "cancelled" but the order fills first
     await live.cancel(resting)
     done = await live.recorder.wait_status(resting, OrderStatus.FILLED)
     assert done.filled_size == Decimal("0.1")

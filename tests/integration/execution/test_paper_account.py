@@ -9,9 +9,16 @@ import pytest
 
 from services.execution.config import PaperSettings
 from services.execution.paper.adapter import PaperAdapter
-from services.execution.paper.state import PaperAccountState, PaperOrderRecord
 from shared import subjects
-from shared.messages import Fill, OrderStatus, OrderType, Side, TimeInForce
+from shared.messages import (
+    Fill,
+    OrderStatus,
+    OrderType,
+    PaperAccountState,
+    PaperOrderRecord,
+    Side,
+    TimeInForce,
+)
 from shared.testing import eventually
 
 from .harness import PaperHarness, make_order

@@ -16,8 +16,7 @@ import pytest
 
 from shared import subjects
 from shared.bus import Bus
-from shared.messages import BookLevel, BookUpdate, OrderStatus, ServiceHeartbeat
-from shared.risk.products import ProductInfo
+from shared.messages import BookLevel, BookUpdate, OrderStatus, ProductInfo, ServiceHeartbeat
 from shared.testing import eventually, free_port
 
 from .harness import Recorder, make_order

@@ -10,7 +10,7 @@ import msgspec
 from services.exchange_sim import ExchangeSim
 from services.marketdata.service import MarketDataService
 from shared.bus import Bus
-from shared.venue import Side
+from shared.messages import Side
 
 T = TypeVar("T", bound=msgspec.Struct)
 

@@ -10,8 +10,7 @@ import pytest
 from services.exchange_sim import ExchangeSim
 from shared import subjects
 from shared.bus import Bus
-from shared.messages import CandleReply, CandleRequest
-from shared.venue import Side
+from shared.messages import CandleReply, CandleRequest, Side
 
 from .conftest import StartFeed
 

@@ -14,10 +14,9 @@ from services.marketdata.service import MarketDataService
 from services.marketdata.sources import ReplaySource
 from shared import subjects
 from shared.bus import Bus
-from shared.messages import BookUpdate, FeedStatus, Ticker, Trade
+from shared.messages import BookUpdate, FeedStatus, Side, Ticker, Trade
 from shared.messages import Side as TakerSide
 from shared.testing import eventually
-from shared.venue import Side
 
 from .conftest import StartFeed
 from .helpers import Collector, our_book, same_book, sim_book

@@ -13,10 +13,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from services.reconciliation.model import Kind
-from services.strategy.messages import InstanceSnapshot, snapshot_key
 from services.strategy.specs import delete_spec, put_spec
 from shared import subjects
-from shared.messages import Mode, OrderIntent, PairsParams, Purpose, Side, StrategySpec
+from shared.messages import Mode, OrderIntent, PairsParams, Purpose, Side, StrategySpec, snapshot_key
+from shared.messages.snapshots import InstanceSnapshot
 from shared.testing import eventually
 
 from .harness import D, FakeWorker, Stack

@@ -16,8 +16,16 @@ from services.strategy.specs import delete_spec, put_spec
 from shared import subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
-from shared.messages import Mode, OrderIntent, OrderStatus, PairsParams, Purpose, StrategySpec, Ticker
-from shared.risk.products import ProductInfo
+from shared.messages import (
+    Mode,
+    OrderIntent,
+    OrderStatus,
+    PairsParams,
+    ProductInfo,
+    Purpose,
+    StrategySpec,
+    Ticker,
+)
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 from tests.integration.strategy.helpers import fast_settings

@@ -32,6 +32,7 @@ from shared.messages import (
     OrderIntent,
     OrderStatus,
     OrderType,
+    ProductInfo,
     Purpose,
     RiskDecision,
     Side,
@@ -40,7 +41,7 @@ from shared.messages import (
     client_order_id,
 )
 from shared.natsserver import NatsServer
-from shared.risk import BreakerConfig, ProductInfo, RateLimit, RiskLimits
+from shared.risk import BreakerConfig, RateLimit, RiskLimits
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 
@@ -205,7 +206,8 @@ class RiskHarness:
         await self.bus.publish_durable(subject, event, msg_id=event.dedupe_key)
 
     async def control(self, action: str, **fields: Any) -> ControlReply:
-        command = ControlCommand(action=action, requested_ns=time.time_ns(), **fields)
+        # Any string, unknown actions included: the wire carries the text, risk judges it.
+        command = ControlCommand(action=action, requested_ns=time.time_ns(), **fields)  # type: ignore[arg-type]
         return await self.bus.request(subjects.RISK_CONTROL, command, ControlReply, timeout=5.0)
 
     async def stream_count(self, stream: str) -> int:

@@ -14,10 +14,10 @@ from services.strategy.service import StrategyService
 from shared import subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
+from shared.messages import ProductInfo
 from shared.messages.base import Side
 from shared.messages.market import Ticker
 from shared.messages.orders import Fill, Liquidity, OrderEvent, OrderIntent, OrderStatus
-from shared.risk.products import ProductInfo
 
 T = TypeVar("T", bound=msgspec.Struct)
 VENUE = "coinbase"

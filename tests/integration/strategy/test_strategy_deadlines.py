@@ -14,16 +14,16 @@ import pytest
 
 from services.risk.config import RiskSettings
 from services.risk.service import RiskService
-from services.strategy.messages import InstanceSnapshot, snapshot_key
 from services.strategy.service import StrategyService
 from services.strategy.specs import put_spec
 from shared import streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
+from shared.messages import ProductInfo, snapshot_key
 from shared.messages.orders import OrderIntent, RiskDecision
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import MaCrossoverParams, Mode, PairsParams, StrategySpec
 from shared.natsserver import NatsServer
-from shared.risk.products import ProductInfo
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker

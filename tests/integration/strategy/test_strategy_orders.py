@@ -9,9 +9,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from services.strategy.messages import CommandAction, StrategyCommand, StrategyCommandReply
 from services.strategy.specs import put_spec
 from shared import subjects
+from shared.messages import CommandAction, FeeRates, StrategyCommand, StrategyCommandReply
 from shared.messages.market import Candle, CandleReply, CandleRequest
 from shared.messages.orders import (
     OrderIntent,
@@ -22,7 +22,6 @@ from shared.messages.orders import (
     client_order_id,
 )
 from shared.messages.strategy import MaCrossoverParams, PairsParams, Signal, StrategySpec, StrategyStatus
-from shared.risk.products import FeeRates
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker
 from tests.integration.strategy.helpers import (

@@ -14,9 +14,9 @@ import aiohttp
 import nats.js.errors
 import pytest
 
-from services.strategy.messages import lease_key
 from services.strategy.specs import put_spec
 from shared import subjects
+from shared.messages import lease_key
 from shared.messages.strategy import MaCrossoverParams, StrategySpec
 from shared.testing import eventually, free_port
 from tests.integration.strategy.helpers import put_product, uid

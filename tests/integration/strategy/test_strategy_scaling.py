@@ -8,11 +8,12 @@ from collections.abc import Callable
 
 import pytest
 
-from services.strategy.messages import InstanceSnapshot, snapshot_key
 from services.strategy.service import StrategyService
 from services.strategy.specs import put_spec
 from shared import subjects
+from shared.messages import snapshot_key
 from shared.messages.orders import OrderIntent, client_order_id
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import MaCrossoverParams, StrategySpec
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker

@@ -9,17 +9,12 @@ import msgspec
 import pytest
 
 from services.strategy.ma_engine import MaEngine
-from services.strategy.messages import (
-    CommandAction,
-    InstanceSnapshot,
-    StrategyCommand,
-    StrategyCommandReply,
-    snapshot_key,
-)
 from services.strategy.specs import SpecError, delete_spec, list_specs, put_spec
 from services.strategy.supervisor import Slot
 from shared import subjects
+from shared.messages import CommandAction, StrategyCommand, StrategyCommandReply, snapshot_key
 from shared.messages.market import Ticker
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import MaCrossoverParams, StrategySpec, StrategyStatus
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker

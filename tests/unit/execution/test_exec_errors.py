@@ -1,4 +1,4 @@
-"""Failures are classed once, by status and exception type (STYLE #8); retries follow the class."""
+"""Failures are classed once, by status and exception type; retries follow the class."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from services.execution.config import ExecutionSettings, PaperSettings
 from services.execution.paper.convert import fee_schedule, product_info, widen
 from shared.config import load_settings
 from shared.errors import ConfigError
-from shared.messages import BookLevel
-from shared.venue import US_INTRO, Liquidity, spot
+from shared.messages import BookLevel, Liquidity
+from shared.venue import US_INTRO, spot
 
 
 def test_widen_moves_levels_away_from_the_mid_on_the_grid() -> None:

@@ -1,4 +1,4 @@
-"""Order → create-order body (checked, never rounded) and venue JSON → domain (reference §2.3–2.6)."""
+"""Order → create-order body (checked, never rounded) and venue JSON → domain."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from services.execution.coinbase.schemas import (
     RestProduct,
     TransactionSummary,
 )
-from services.execution.errors import NonRetryableVenueError, OrderRejectedError
+from services.execution.errors import NonRetryableVenueError
 from shared.coinbase.schemas import RestFeeTier
-from shared.messages import Liquidity, Order, OrderStatus, OrderType, Side, TimeInForce
-from shared.risk.products import ProductInfo
+from shared.errors import OrderRejectedError
+from shared.messages import Liquidity, Order, OrderStatus, OrderType, ProductInfo, Side, TimeInForce
 
 BTC = ProductInfo(
     venue="coinbase",

@@ -1,4 +1,4 @@
-"""Recorded Coinbase payloads (shapes from the reference's §1.5 and §2.10 examples), as test helpers."""
+"""Recorded Coinbase payloads (shapes of Coinbase's documented examples), as test helpers."""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from services.marketdata.backoff import Backoff
 from services.marketdata.sequence import SequenceTracker, Verdict
+from shared.backoff import Backoff
 
 
 def test_consecutive_numbers_are_ok_and_the_first_one_is_the_baseline() -> None:

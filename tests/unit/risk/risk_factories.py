@@ -6,17 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from shared.ledger import Mark
+from shared.messages import ProductInfo, index_products
 from shared.messages.base import Side
 from shared.messages.orders import OrderIntent, OrderType, Purpose
 from shared.messages.risk import Position
-from shared.risk import (
-    BreakerConfig,
-    ProductInfo,
-    RateLimit,
-    RiskContext,
-    RiskLimits,
-    index_products,
-)
+from shared.risk import BreakerConfig, RateLimit, RiskContext, RiskLimits
 
 D = Decimal
 SEC = 1_000_000_000

@@ -10,7 +10,8 @@ import pytest
 from risk_factories import limits
 
 from shared.errors import ConfigError
-from shared.risk import ProductInfo, RiskLimits
+from shared.messages import ProductInfo
+from shared.risk import RiskLimits
 
 D = Decimal
 

@@ -24,12 +24,13 @@ from shared.messages import (
     OrderIntent,
     OrderStatus,
     OrderType,
+    ProductInfo,
     Purpose,
     RiskDecision,
     Side,
     StrategySpec,
 )
-from shared.risk import BreakerConfig, ProductInfo, RateLimit, RiskLimits
+from shared.risk import BreakerConfig, RateLimit, RiskLimits
 
 D = Decimal
 SEC = 1_000_000_000

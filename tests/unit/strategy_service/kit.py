@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from shared.messages import ProductInfo
 from shared.messages.base import Side
 from shared.messages.market import Ticker
 from shared.messages.orders import Fill, Liquidity, OrderEvent, OrderStatus, client_order_id
-from shared.risk.products import ProductInfo
 
 D = Decimal
 SECOND = 1_000_000_000

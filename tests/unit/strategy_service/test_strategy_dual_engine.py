@@ -7,9 +7,9 @@ import pytest
 from services.strategy.build import build_engine
 from services.strategy.config import StrategySettings
 from services.strategy.dual_engine import DualEngine
-from services.strategy.messages import InstanceSnapshot
 from shared.messages.base import Side
 from shared.messages.orders import OrderStatus, client_order_id
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import PairsParams, StrategySpec
 from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, info, tick
 
@@ -139,8 +139,8 @@ def test_a_fill_for_an_order_we_do_not_know_moves_to_reconciling_and_resolve_lea
 
 
 def test_a_basis_instance_enters_cash_and_carry_hedged_in_whole_contracts() -> None:
+    from shared.messages import ProductInfo
     from shared.messages.strategy import BasisParams
-    from shared.risk.products import ProductInfo
 
     spot, future = "BTC-USD", "BIT-28NOV25-CDE"
     infos = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from services.strategy.ma_engine import MaEngine
-from services.strategy.messages import InstanceSnapshot
 from shared.messages.base import Side
 from shared.messages.orders import OrderStatus, Purpose, client_order_id
+from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import MaCrossoverParams, SignalAction
 from shared.strategies import MaCrossover
 from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, info, tick

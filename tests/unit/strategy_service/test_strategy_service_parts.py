@@ -9,14 +9,14 @@ from services.strategy.build import build_engine, costs_for
 from services.strategy.config import StrategySettings
 from services.strategy.dual_engine import DualEngine
 from services.strategy.ma_engine import MaEngine
-from services.strategy.messages import InstanceSnapshot, MaBook
 from services.strategy.orders import build_intent
 from services.strategy.specs import SpecError, decode_spec, validate_spec
 from shared import codec
+from shared.messages import FeeRates
 from shared.messages.base import Side
 from shared.messages.orders import OrderType, Purpose, TimeInForce, client_order_id
+from shared.messages.snapshots import InstanceSnapshot, MaBook
 from shared.messages.strategy import BasisParams, MaCrossoverParams, Mode, PairsParams, StrategySpec
-from shared.risk.products import FeeRates
 from shared.strategies import OrderRequest
 from tests.unit.strategy_service.kit import D, info
 

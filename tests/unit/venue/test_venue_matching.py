@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from shared.venue import Liquidity, OrderRejectedError, OrderStatus, Side, Venue
+from shared.errors import OrderRejectedError
+from shared.messages import Liquidity, Side
+from shared.venue import CoinbaseOrderStatus as OrderStatus
+from shared.venue import Venue
 
 from .helpers import ME, NOW, D, limit, market, req
 

@@ -9,7 +9,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.venue import OrderRejectedError, OrderStatus, Side, Venue, default_products, parse_order_request
+from shared.errors import OrderRejectedError
+from shared.messages import Side
+from shared.venue import CoinbaseOrderStatus as OrderStatus
+from shared.venue import Venue, default_products, parse_order_request
 
 from .helpers import ME, NOW, D
 

@@ -6,7 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from shared.venue import OrderRejectedError, OrderStatus, Side, Venue, default_products, parse_order_request
+from shared.errors import OrderRejectedError
+from shared.messages import Side
+from shared.venue import CoinbaseOrderStatus as OrderStatus
+from shared.venue import Venue, default_products, parse_order_request
 
 from .helpers import ME, NOW, D, limit, market, req
 

@@ -1,4 +1,4 @@
-"""Validation helpers shared by the risk config Structs: every failure names its field."""
+"""Field validators of the contract and config Structs: every failure names its field."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The little risk needs to know about a product: its grid, its minimums and its contract size.
+"""What risk and strategies need to know about a product and the account's fee tier.
 
-`shared/venue/` is being written in parallel and may grow a richer product type; this one is kept
-minimal on purpose so the pure risk rules depend on nothing but messages and money.
+Execution writes both to KV (`products`, key `<venue>.<product_id>`; `fee_rates`, key the venue);
+they stay minimal so the pure risk rules depend on nothing but messages and money.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import msgspec
 
-from shared.risk._checks import non_negative, positive
+from shared.messages.checks import non_negative, positive
 
 ProductKey = tuple[str, str]
 """(venue, product_id): a product id alone is not unique across venues."""

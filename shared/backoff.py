@@ -1,8 +1,7 @@
-"""Reconnect delays: exponential with "equal jitter" (half fixed, half random), capped. Pure.
+"""Retry and reconnect delays: exponential with "equal jitter" (half fixed, half random), capped. Pure.
 
 Half of each delay is fixed so a flapping venue is never hammered at near-zero intervals, and half
-is random so many clients restarted together spread out. The first delay is small (base 0.25 s,
-as nautilus uses), so a clean close from a venue restart costs well under a second.
+is random so many clients restarted together spread out.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ import random
 
 
 class Backoff:
-    """The delay before reconnect attempt n is uniform in [c/2, c], where c = min(cap, base·2ⁿ)."""
+    """The delay before attempt n is uniform in [c/2, c], where c = min(cap, base·2ⁿ)."""
 
     def __init__(self, base_s: float, cap_s: float, rng: random.Random | None = None) -> None:
         if not 0 < base_s <= cap_s:
