@@ -27,8 +27,10 @@ from shared.money import ZERO, round_to_increment
 
 DUAL_KINDS = frozenset({"basis", "pairs"})
 """Strategy kinds that hold two legs which must hedge each other."""
-NOT_RUNNING = frozenset({"halted", "failed", "invalid", "lost"})
-"""Status states in which an instance does not manage its own legs."""
+NOT_RUNNING = frozenset({"halted", "failed", "invalid", "lost", "reconciling"})
+"""Status states in which an instance does not manage its own legs. `reconciling` is a machine that
+used up its hedge and unwind attempts (for example while execution stalled and they expired) and
+waits for reconciliation: its naked leg is reconciliation's to unwind, at once, not a cycle later."""
 TINY = Decimal("0.00000001")
 _MS = 1_000_000
 _S = 1_000_000_000
@@ -40,7 +42,7 @@ class Condition(enum.StrEnum):
     RUNNING = "running"
     """Its own machine (reconciliation only resolves it when asked)."""
     HALTED = "halted"
-    """Nobody: its status says halted, failed or invalid."""
+    """Nobody: its status says halted, failed, invalid, or reconciling (its machine gave up)."""
     ORPHANED = "orphaned"
     """Nobody: no worker renewed its lease within `lease_ttl_s`."""
     STOPPED = "stopped"

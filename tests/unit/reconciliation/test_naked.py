@@ -66,6 +66,7 @@ def test_who_manages_an_instance() -> None:
     assert of(state="") is Condition.RUNNING  # no status heard yet, but a worker holds it
     assert of(state="halted") is Condition.HALTED
     assert of(state="failed") is Condition.HALTED
+    assert of(state="reconciling") is Condition.HALTED  # its machine gave up: the leg is ours now
     assert of(lease_live=False) is Condition.ORPHANED
     assert of(enabled=False) is Condition.STOPPED
     assert of(here=False) is Condition.STOPPED  # its orders now go to another venue
