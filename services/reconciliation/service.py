@@ -48,7 +48,7 @@ from services.reconciliation.state import ReconState, StateStore
 from services.reconciliation.tracker import LedgerTracker
 from services.reconciliation.venues import VenueReader, VenueReadError, build_reader
 from shared import codec, subjects
-from shared.bus import Bus, Subscription, TypedKV
+from shared.bus import Bus, Followed, TypedKV
 from shared.config import CoinbaseCredentials
 from shared.kvmirror import KvMirror
 from shared.messages import (
@@ -111,11 +111,10 @@ class ReconciliationService:
         self._bus: Bus | None = None
         self._store: StateStore | None = None
         self._specs: TypedKV[StrategySpec] | None = None
-        self._status_sub: Subscription | None = None
+        self._status_sub: Followed | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopping = False
-        self._statuses_read = 0
         # the naked-leg backstop
         self._spec_mirror: KvMirror | None = None
         self._lease_mirror: KvMirror | None = None
@@ -152,10 +151,6 @@ class ReconciliationService:
 
         async def on_status(status: StrategyStatus) -> None:
             self.statuses[status.strategy_id] = status
-            self._statuses_read += 1
-
-        def skipped_status() -> None:
-            self._statuses_read += 1
 
         # The status stream keeps each instance's latest status: after a restart every instance
         # (one left Reconciling included) is known at the first cycle, not at its next status.
@@ -164,11 +159,10 @@ class ReconciliationService:
             StrategyStatus,
             on_status,
             latest_only=True,
-            on_skipped=skipped_status,
         )
         await self.tracker.start(ctx.bus)
-        self._spec_mirror = KvMirror(await ctx.bus.js.key_value(subjects.KV_STRATEGY_SPECS), "specs")
-        self._lease_mirror = KvMirror(await ctx.bus.js.key_value(subjects.KV_WORKER_LEASES), "leases")
+        self._spec_mirror = KvMirror(await ctx.bus.kv_raw(subjects.KV_STRATEGY_SPECS), "specs")
+        self._lease_mirror = KvMirror(await ctx.bus.kv_raw(subjects.KV_WORKER_LEASES), "leases")
         await self._spec_mirror.start()
         await self._lease_mirror.start()
         self._snapshots = await ctx.bus.kv(subjects.KV_STRATEGY_SNAPSHOTS, SnapshotView)
@@ -261,8 +255,9 @@ class ReconciliationService:
 
     async def _statuses_caught_up(self) -> bool:
         """The stream keeps one status per instance: at least that many must have been read."""
-        info = await self.bus.js.stream_info(subjects.STREAM_STATUS)
-        return self._statuses_read >= info.state.messages
+        if self._status_sub is None:  # not following yet: caught up only with nothing to read
+            return not await self.bus.stored(subjects.strategy_status(subjects.ANY), latest_only=True)
+        return await self._status_sub.current()
 
     async def _caught_up(self) -> bool:
         deadline = time.monotonic() + self.settings.catch_up_timeout_s
@@ -311,10 +306,11 @@ class ReconciliationService:
             ledger = self._view()
             holders = await self._holders(ledger)
             found = naked.plan(holders, ledger, self.naked_since, self.tracker.moved_ns, now, self.settings)
-            if found.actions:
-                # Act only on a ledger that has read every stored fill (a hedge may be on its way).
+            if found.actions or found.since:
+                # Judge, measure and act only on a ledger that has read every stored fill: the other
+                # leg's fill may be on its way (a replay after a restart shows every entry as naked
+                # for a moment).
                 if not await self.tracker.caught_up(self.bus):
-                    self._measure(found, now)
                     return ()
                 now = self._clock()
                 ledger = self._view()
