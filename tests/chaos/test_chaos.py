@@ -275,7 +275,7 @@ async def test_afterwards_no_duplicates_no_naked_leg_and_ledger_equals_account(
             "worst naked-leg time (s, sampled every 0.25 s)": round(
                 max(naked_watch.longest.values(), default=0.0), 2
             ),
-            "worst naked-leg time reconciliation measured (s)": await stack.metric(
+            "worst naked-leg time reconciliation measured since its last restart (s)": await stack.metric(
                 "reconciliation", "recon_naked_leg_max_seconds"
             ),
             "orders refused by execution as fenced by a halt": sum(
