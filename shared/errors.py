@@ -20,6 +20,15 @@ class BusUnavailableError(AlgopioneerError):
     """NATS could not be reached; the message says where we looked."""
 
 
+class RevisionConflictError(AlgopioneerError):
+    """A compare-and-set on a KV key lost: the key is not at the revision the writer expected (or,
+    for a create, it already exists). Someone else wrote first; re-read before deciding again."""
+
+    def __init__(self, key: str, detail: str) -> None:
+        self.key = key
+        super().__init__(f"revision conflict on {key!r}: {detail}")
+
+
 class MoneyError(AlgopioneerError, ValueError):
     """A price or size that is not a finite Decimal, or not on the product's grid."""
 

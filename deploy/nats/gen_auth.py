@@ -1,4 +1,5 @@
-"""Render the NATS server configs from the one permissions table, `shared/nats/auth.py`.
+"""Render the NATS server configs from the one permissions table, `shared/nats/auth.py`
+(through `shared/nats/render.py`).
 
     python deploy/nats/gen_auth.py           # rewrite the generated files below
     python deploy/nats/gen_auth.py --check   # exit 1 if any of them is out of date (a test runs this)
@@ -27,15 +28,15 @@ REPO = DEPLOY.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from shared.nats import auth  # noqa: E402  (after the path set-up above)
+from shared.nats import render  # noqa: E402  (after the path set-up above)
 
 OUTPUTS: dict[Path, Callable[[], str]] = {
-    REPO / "shared" / "nats" / "permissions.conf": lambda: auth.render_local_conf(
+    REPO / "shared" / "nats" / "permissions.conf": lambda: render.render_local_conf(
         "shared/nats/permissions.conf"
     ),
-    HERE / "local.conf": lambda: auth.render_local_conf("deploy/nats/local.conf"),
-    HERE / "nats-server.conf": auth.render_server_conf,
-    DEPLOY / "k8s" / "nats-values.yaml": auth.render_helm_values,
+    HERE / "local.conf": lambda: render.render_local_conf("deploy/nats/local.conf"),
+    HERE / "nats-server.conf": render.render_server_conf,
+    DEPLOY / "k8s" / "nats-values.yaml": render.render_helm_values,
 }
 
 
@@ -45,11 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-env", action="store_true", help="print fresh compose passwords as .env lines")
     args = parser.parse_args(argv)
     if args.new_env:
-        sys.stdout.write(auth.new_dotenv())
+        sys.stdout.write(render.new_dotenv())
         return 0
     stale = []
-    for path, render in OUTPUTS.items():
-        text = render()
+    for path, renderer in OUTPUTS.items():
+        text = renderer()
         if args.check:
             if not path.exists() or path.read_text() != text:
                 stale.append(path)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import json
 from decimal import Decimal
 from typing import Annotated, Any
 
-import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from services.cli.stack_client import connect
 from services.cli.view import StackView, mode_label, num
-from shared import codec, routing, subjects
+from shared import routing, subjects
 from shared.bus import Bus
 from shared.messages import Fill, Position
 from shared.money import ZERO
@@ -70,26 +68,18 @@ def build_report(positions: list[Position], view: StackView, fill_counts: dict[s
 
 
 async def count_fills(bus: Bus, timeout_s: float = 10.0) -> dict[str, int]:
-    """Fills per strategy in the FILLS stream (already de-duplicated by trade id on the way in)."""
-    info = await bus.js.stream_info(subjects.STREAM_FILLS)
+    """Fills per strategy in the FILLS stream (already de-duplicated by trade id on the way in),
+    read until what the stream held when we asked is in."""
     counts: collections.Counter[str] = collections.Counter()
-    if not info.state.messages:
-        return {}
-    done = asyncio.Event()
 
-    async def on_fill(msg: Any) -> None:
-        with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-            counts[codec.decode(msg.data, Fill).strategy_id] += 1
-        if msg.metadata.num_pending == 0:
-            done.set()
+    async def on_fill(fill: Fill) -> None:
+        counts[fill.strategy_id] += 1
 
-    sub = await bus.js.subscribe(
-        subjects.STREAM_SUBJECTS[subjects.STREAM_FILLS][0], cb=on_fill, ordered_consumer=True
-    )
+    followed = await bus.follow(subjects.STREAM_SUBJECTS[subjects.STREAM_FILLS][0], Fill, on_fill)
     try:
-        await asyncio.wait_for(done.wait(), timeout_s)
+        await followed.wait_caught_up(timeout_s)
     finally:
-        await sub.unsubscribe()
+        await followed.unsubscribe()
     return dict(counts)
 
 

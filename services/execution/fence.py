@@ -51,7 +51,7 @@ class EpochFence:
 
     async def start(self, bus: Bus) -> None:
         """Watch the risk state, then read it: no update can fall between the read and the watch."""
-        kv = await bus.js.key_value(subjects.KV_RISK_STATE)
+        kv = await bus.kv_raw(subjects.KV_RISK_STATE)
         self._watcher = await kv.watch(RISK_STATE_KEY)
         self._task = asyncio.create_task(self._follow(), name="execution-epoch-watch")
         self._kv = await bus.kv(subjects.KV_RISK_STATE, RiskState)

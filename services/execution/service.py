@@ -144,11 +144,11 @@ class ExecutionService:
         """Let the cancels queued while execution was down run before any queued order is looked at."""
         deadline = time.monotonic() + CANCEL_BACKLOG_WAIT_S
         while True:
-            info = await self.bus.js.consumer_info(subjects.STREAM_CANCELS, durable)
-            if info.num_pending == 0 and info.num_ack_pending == 0:
+            backlog = await self.bus.consumer_backlog(subjects.STREAM_CANCELS, durable)
+            if backlog == 0:
                 return
             if time.monotonic() >= deadline:
-                _log.warning("cancel_backlog_still_running", pending=info.num_pending + info.num_ack_pending)
+                _log.warning("cancel_backlog_still_running", pending=backlog)
                 return
             await asyncio.sleep(0.05)
 

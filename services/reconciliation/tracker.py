@@ -25,7 +25,7 @@ import structlog
 
 from services.reconciliation.model import LedgerOrder, LedgerView
 from shared import subjects
-from shared.bus import Bus, Subscription
+from shared.bus import Bus, Followed, Subscription
 from shared.ledger import Ledger, LedgerError
 from shared.messages import Fill, OrderEvent, OrderIntent, OrderStatus, RiskDecision
 from shared.money import ZERO
@@ -48,8 +48,11 @@ class LedgerTracker:
         self.refused: set[str] = set()
         """Client order ids risk refused."""
         self.read = {"fills": 0, "events": 0, "intents": 0}
+        """Messages handed to `on_*`, per kind (what was read; `caught_up` asks the followers)."""
         self._clock = clock
         self._subscriptions: list[Subscription] = []
+        self._counted: dict[str, Followed] = {}
+        """The followers `caught_up` checks, by subject."""
 
     # ---- feeding (pure bookkeeping: also used directly by tests) ----
     def on_fill(self, fill: Fill) -> None:
@@ -166,47 +169,30 @@ class LedgerTracker:
         async def decision(msg: RiskDecision) -> None:
             self.on_decision(msg)
 
-        def skipped(key: str) -> Callable[[], None]:
-            def count() -> None:  # an undecodable message was still read: `caught_up` must see it
-                self.read[key] += 1
-
-            return count
-
-        self._subscriptions = [
-            await bus.follow(
-                subjects.intent(subjects.REST), OrderIntent, intent, on_skipped=skipped("intents")
-            ),
-            await bus.follow(
-                subjects.order_event(self.venue, subjects.REST),
-                OrderEvent,
-                event,
-                on_skipped=skipped("events"),
-            ),
-            await bus.follow(
-                subjects.fill(self.venue, subjects.REST), Fill, fill, on_skipped=skipped("fills")
-            ),
-            await bus.follow(subjects.decision(subjects.REST), RiskDecision, decision),
-        ]
+        rest = subjects.REST
+        intents, events, fills = (
+            subjects.intent(rest),
+            subjects.order_event(self.venue, rest),
+            subjects.fill(self.venue, rest),
+        )
+        self._counted = {
+            intents: await bus.follow(intents, OrderIntent, intent),
+            events: await bus.follow(events, OrderEvent, event),
+            fills: await bus.follow(fills, Fill, fill),
+        }
+        decided = await bus.follow(subjects.decision(rest), RiskDecision, decision)
+        self._subscriptions = [*self._counted.values(), decided]
 
     async def stop(self) -> None:
         """Stop following."""
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
-        self._subscriptions = []
-
-    async def stored(self, bus: Bus) -> dict[str, int]:
-        """How many messages JetStream holds on the subjects followed."""
-        out = {}
-        for key, stream, subject in (
-            ("fills", subjects.STREAM_FILLS, subjects.fill(self.venue, subjects.REST)),
-            ("events", subjects.STREAM_ORDER_EVENTS, subjects.order_event(self.venue, subjects.REST)),
-            ("intents", subjects.STREAM_INTENTS, subjects.intent(subjects.REST)),
-        ):
-            info = await bus.js.stream_info(stream, subjects_filter=subject)
-            out[key] = sum((info.state.subjects or {}).values()) if info.state.subjects else 0
-        return out
+        self._subscriptions, self._counted = [], {}
 
     async def caught_up(self, bus: Bus) -> bool:
-        """True once every stored message was read (streams only grow while we compare)."""
-        stored = await self.stored(bus)
-        return all(self.read[key] >= count for key, count in stored.items())
+        """True once every message stored now was delivered, an undecodable one too (streams only
+        grow while we compare)."""
+        for subject, followed in self._counted.items():
+            if followed.replay.seen < await bus.stored(subject):
+                return False
+        return True

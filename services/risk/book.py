@@ -77,7 +77,11 @@ class RiskBook:
         self.entries: dict[PositionKey, Decimal] = {}
         """Signed size of each strategy's latest approved entry per position (a hedge's bound)."""
 
-    # ---- products and fills ----
+    # ---- limits, products and fills ----
+    def set_limits(self, limits: RiskLimits) -> None:
+        """Limits read from KV (or the configured ones again): every later decision judges by them."""
+        self.limits = limits
+
     def set_products(self, infos: Iterable[ProductInfo]) -> bool:
         """Replace the product table (served venues only); True when it changed."""
         products = {p.key: p for p in infos if p.venue in self.venues}
@@ -246,6 +250,16 @@ class RiskBook:
         self.pending.approve(order)
         self._note_entry(order)
         return decision, order
+
+    @staticmethod
+    def approved_order(decision: RiskDecision, intent: OrderIntent) -> Order | None:
+        """What an approval publishes: exactly the order it carries. An approval replayed from a risk
+        that did not record its order yet carries none: its order is the intent's, as it was sent."""
+        if not decision.approved:
+            return None
+        if decision.order is not None:
+            return decision.order
+        return Order.from_intent(intent, decision.decided_ns)
 
     def plan_flatten(self, reason: str, halt_ns: int, now_ns: int) -> list[OrderIntent]:
         """Flattening intents (dated `now_ns`, ids from `halt_ns`) for what is still open *after*

@@ -22,17 +22,15 @@ from services.risk import metrics
 from services.risk.book import RiskBook
 from services.risk.config import RiskSettings
 from services.risk.killswitch import KillSwitch
-from services.risk.replay import Replay, wait_all
 from services.risk.specs import SpecWatch
 from services.risk.store import BREAKER_KEY, LIMITS_KEY, MARKS_KEY, STATE_KEY, Reporter, RiskStore
 from shared import subjects
-from shared.bus import Bus, Consumer, DeliveryInfo, Subscription
+from shared.bus import Bus, Consumer, DeliveryInfo, Replay, Subscription, wait_all
 from shared.errors import ConfigError, InvalidSubjectTokenError, RetryLaterError
 from shared.ledger import LedgerError, LedgerSnapshot, MarkEntry
 from shared.messages import (
     ControlCommand,
     Fill,
-    Order,
     OrderEvent,
     OrderIntent,
     RiskDecision,
@@ -141,18 +139,14 @@ class RiskService:
             subjects.STREAM_DECISIONS,
         )
         for stream in (fills, events, decisions):
-            self._replays[stream] = await Replay.of_stream(bus, stream)
-        # A message that cannot be decoded is still a delivery: count it, or replay never ends.
+            self._replays[stream] = Replay(stream, await bus.stored(_whole(stream)))
+        # The bus counts every delivery (an undecodable one too) against what each stream held.
+        self._subs.append(await bus.follow(_whole(fills), Fill, self._on_fill, replay=self._replays[fills]))
         self._subs.append(
-            await bus.follow(_whole(fills), Fill, self._on_fill, on_skipped=self._replays[fills].skip)
-        )
-        self._subs.append(
-            await bus.follow(
-                _whole(events), OrderEvent, self._on_event, on_skipped=self._replays[events].skip
-            )
+            await bus.follow(_whole(events), OrderEvent, self._on_event, replay=self._replays[events])
         )
         decided = await bus.follow(
-            _whole(decisions), RiskDecision, self._on_decision, on_skipped=self._replays[decisions].skip
+            _whole(decisions), RiskDecision, self._on_decision, replay=self._replays[decisions]
         )
         timeout = self.settings.replay_timeout_s
         try:
@@ -268,21 +262,20 @@ class RiskService:
         to = decision.strategy_id
         decision_id = coid if to == intent.strategy_id else f"{coid}.from.{to}"
         sends = [self._bus.publish_durable(subjects.decision(to), decision, msg_id=decision_id)]
-        if decision.approved:
-            order = decision.order or Order.from_intent(intent, decision.decided_ns)
+        order = self.book.approved_order(decision, intent)
+        if order is not None:
             sends.append(self._bus.publish_durable(subjects.approved(order.venue), order, msg_id=coid))
         await asyncio.gather(*sends)
 
     # ---- followed streams ----
     async def _on_fill(self, fill: Fill) -> None:
-        self._replays[subjects.STREAM_FILLS].step()
         try:
             self.book.apply_fill(fill)
         except LedgerError as exc:
             _log.error("fill_rejected_by_ledger", trade_id=fill.trade_id, error=str(exc))
 
     async def _on_event(self, event: OrderEvent) -> None:
-        live = self._replays[subjects.STREAM_ORDER_EVENTS].step()
+        live = self._replays[subjects.STREAM_ORDER_EVENTS].delivery_is_live
         outcome = self.book.on_event(event, live=live, now_ns=time.time_ns())
         if outcome is not None:
             metrics.BREAKER_OUTCOMES.labels("true" if outcome else "false").inc()
@@ -296,7 +289,6 @@ class RiskService:
                 )
 
     async def _on_decision(self, decision: RiskDecision) -> None:
-        self._replays[subjects.STREAM_DECISIONS].step()
         self.book.remember(decision)
 
     async def _on_ticker(self, ticker: Ticker) -> None:
@@ -350,10 +342,12 @@ class RiskService:
         if entry is None:
             if self._limits_rev:
                 _log.warning("risk_limits_reverted", to="configured limits")
-                self.book.limits, self._limits_rev = self._limits, 0
+                self.book.set_limits(self._limits)
+                self._limits_rev = 0
             return
         if entry.revision != self._limits_rev:
-            self.book.limits, self._limits_rev = entry.value, entry.revision
+            self.book.set_limits(entry.value)
+            self._limits_rev = entry.revision
             _log.warning("risk_limits_changed", revision=entry.revision)
 
     def _detail(self) -> dict[str, object]:

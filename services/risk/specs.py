@@ -53,7 +53,7 @@ class SpecWatch:
 
     async def start(self, timeout_s: float) -> None:
         """Load every spec, then follow changes."""
-        self._kv = await self._bus.js.key_value(subjects.KV_STRATEGY_SPECS)
+        self._kv = await self._bus.kv_raw(subjects.KV_STRATEGY_SPECS)
         self._watcher = await self._kv.watchall()
         self._task = asyncio.create_task(self._follow(), name="risk-spec-watch")
         await asyncio.wait_for(self._ready.wait(), timeout_s)

@@ -8,18 +8,28 @@ on every worker; `restart` gives a Halted-after-crashes instance a fresh restart
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from services.strategy import specs
+from services.strategy.instance import Instance
+from services.strategy.worker_context import WorkerContext
 from shared.messages import CommandAction, StrategyCommand, StrategyCommandReply
 
-if TYPE_CHECKING:
-    from services.strategy.instance import Instance
-    from services.strategy.supervisor import Slot
+
+class Owner(Protocol):
+    """What a command needs from the slot that owns the instance (`supervisor.Slot`)."""
+
+    ctx: WorkerContext
+    sid: str
+    worker_id: str
+    state: str
+    detail: str
+
+    def restart(self) -> None: ...
 
 
 async def handle_command(
-    slot: Slot, instance: Instance | None, command: StrategyCommand
+    slot: Owner, instance: Instance | None, command: StrategyCommand
 ) -> StrategyCommandReply:
     """Apply `command`; with an instance this runs inside its task, between events."""
 

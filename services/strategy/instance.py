@@ -2,8 +2,8 @@
 events and commands are applied strictly one after another (no locks, no interleaving at awaits).
 
 Ticks arrive synchronously from the router and only mark the instance dirty; everything else
-(fills, order events, commands) is queued with a future that resolves once the event is applied
-*and* snapshotted, so a durable consumer acks only what is safely stored.
+(fills, order events, refusals, the owner's commands) is queued as a typed job (`jobs.py`).
+The instance knows its owner only as a `Host`: where snapshots and status go.
 Order of effects on a decision: snapshot (with the new intents as `unsent`) → publish the intents
 (traced: the span starts at the decision and links the tick) → signal → status.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 
 import msgspec
 import nats.errors
@@ -24,6 +24,7 @@ from services.strategy.build import costs_for
 from services.strategy.config import StrategySettings
 from services.strategy.effects import TickMark, publish_intents, start_consumers
 from services.strategy.engine import NOTHING, Engine, Outcome
+from services.strategy.jobs import ApplyEvent, ApplyFill, ApplyRefusal, Job, Queued, RunCommand
 from services.strategy.orders import build_intent
 from services.strategy.router import TickRouter
 from services.strategy.warmup import load_fee_rates
@@ -38,19 +39,17 @@ from shared.strategies import OrderRequest
 from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("strategy.instance")
-Job = tuple[str, Any, "asyncio.Future[Any]"]
 
 
 class Host(Protocol):
-    """What an instance needs from its slot: CAS snapshots, status, and commands it cannot do."""
+    """What an instance needs from its owner: where its snapshots (compare-and-set) and status go."""
 
-    worker_id: str
+    @property
+    def worker_id(self) -> str: ...
 
     async def save_snapshot(self, snap: InstanceSnapshot) -> None: ...
 
     async def publish_status(self, state: str, detail: str = "") -> None: ...
-
-    async def handle_command(self, instance: Instance, command: Any) -> Any: ...
 
 
 class Instance:
@@ -71,7 +70,7 @@ class Instance:
         self.spec, self.engine, self.infos = spec, engine, infos
         self.sid = spec.id
         self._unsent = unsent
-        self._jobs: collections.deque[Job] = collections.deque()
+        self._jobs: collections.deque[Queued] = collections.deque()
         self._wake = asyncio.Event()
         self._dirty = False
         self._tick: TickMark | None = None  # product, sequence, receive ns, arrival perf ns
@@ -102,12 +101,12 @@ class Instance:
             self._failure = exc
             self._wake.set()
 
-    async def submit(self, kind: str, payload: Any) -> Any:
-        """Queue an event or command and wait until it is applied and stored."""
+    async def submit(self, job: Job) -> Any:
+        """Queue an event or command and wait until it is applied and stored; its result."""
         if self._stopping:
             raise RuntimeError("instance is stopping")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._jobs.append((kind, payload, future))
+        self._jobs.append(Queued(job, future))
         self._wake.set()
         return await future
 
@@ -139,7 +138,7 @@ class Instance:
             # (and nak) before its consumer can stop.
             self._stopping = True
             while self._jobs:
-                _, _, future = self._jobs.popleft()
+                future = self._jobs.popleft().done
                 if not future.done():
                     future.set_exception(RuntimeError("instance stopped"))
             for product in products:
@@ -164,7 +163,7 @@ class Instance:
                 if self._failure is not None:
                     raise self._failure
                 while self._jobs:
-                    await self._job(*self._jobs.popleft())
+                    await self._job(self._jobs.popleft())
                 if self._dirty:
                     self._dirty = False
                     self.ticks += 1
@@ -192,17 +191,22 @@ class Instance:
             await asyncio.sleep(every_s)
             self._wake.set()
 
-    async def _job(self, kind: str, payload: Any, future: asyncio.Future[Any]) -> None:
+    async def _job(self, queued: Queued) -> None:
+        future = queued.done
         try:
             now = time.time_ns()
-            if kind == "fill":
-                result: Any = await self._apply(self.engine.on_fill(payload, now), None, store=True)
-            elif kind == "event":
-                result = await self._apply(self.engine.on_order_event(payload, now), None)
-            elif kind == "refused":
-                result = await self._apply(self._refused(payload, now), None)
-            else:
-                result = await self.host.handle_command(self, payload)
+            result: Any
+            match queued.job:
+                case ApplyFill(fill):
+                    result = await self._apply(self.engine.on_fill(fill, now), None, store=True)
+                case ApplyEvent(event):
+                    result = await self._apply(self.engine.on_order_event(event, now), None)
+                case ApplyRefusal(decision):
+                    result = await self._apply(self._refused(decision, now), None)
+                case RunCommand(run):
+                    result = await run()
+                case unknown:
+                    assert_never(unknown)
         except BaseException as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -309,16 +313,16 @@ class Instance:
 
     async def _on_event(self, event: OrderEvent, _: DeliveryInfo) -> None:
         if event.strategy_id == self.sid:
-            await self.submit("event", event)
+            await self.submit(ApplyEvent(event))
 
     async def _on_fill(self, fill: Fill, _: DeliveryInfo) -> None:
         if fill.strategy_id == self.sid:
-            await self.submit("fill", fill)
+            await self.submit(ApplyFill(fill))
 
     async def _on_decision(self, decision: RiskDecision, _: DeliveryInfo) -> None:
         """Only refusals matter: an approved order's outcome comes as order events and fills."""
         if decision.strategy_id == self.sid and not decision.approved:
-            await self.submit("refused", decision)
+            await self.submit(ApplyRefusal(decision))
 
     def _refused(self, decision: RiskDecision, now_ns: int) -> Outcome:
         seq = self.engine.seq_of(decision.client_order_id)

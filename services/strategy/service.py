@@ -59,8 +59,8 @@ class StrategyService:
     async def start(self, ctx: ServiceContext) -> None:
         """Mirror specs and leases, announce this worker, start the ownership loop."""
         bus = self.bus = ctx.bus
-        self._leases_kv = await bus.js.key_value(subjects.KV_WORKER_LEASES)
-        self._specs = KvMirror(await bus.js.key_value(subjects.KV_STRATEGY_SPECS), "specs")
+        self._leases_kv = await bus.kv_raw(subjects.KV_WORKER_LEASES)
+        self._specs = KvMirror(await bus.kv_raw(subjects.KV_STRATEGY_SPECS), "specs")
         self._leases = KvMirror(self._leases_kv, "leases")
         await self._specs.start()
         await self._leases.start()

@@ -48,13 +48,13 @@ def decode_spec(key: str, raw: bytes) -> StrategySpec | str:
 async def put_spec(bus: Bus, spec: StrategySpec) -> int:
     """Validate and store a spec (create or replace); returns the KV revision. Raises `SpecError`."""
     checked = validate_spec(spec)
-    kv = await bus.js.key_value(subjects.KV_STRATEGY_SPECS)
+    kv = await bus.kv_raw(subjects.KV_STRATEGY_SPECS)
     return int(await kv.put(checked.id, codec.encode(checked)))
 
 
 async def delete_spec(bus: Bus, spec_id: str) -> bool:
     """Delete a spec: its owner stops the instance. False when there was no such spec."""
-    kv = await bus.js.key_value(subjects.KV_STRATEGY_SPECS)
+    kv = await bus.kv_raw(subjects.KV_STRATEGY_SPECS)
     try:
         entry = await kv.get(spec_id)
     except nats.js.errors.KeyNotFoundError:
@@ -67,7 +67,7 @@ async def delete_spec(bus: Bus, spec_id: str) -> bool:
 
 async def list_specs(bus: Bus) -> dict[str, StrategySpec | str]:
     """Every stored spec by id; an invalid one maps to its error text."""
-    kv = await bus.js.key_value(subjects.KV_STRATEGY_SPECS)
+    kv = await bus.kv_raw(subjects.KV_STRATEGY_SPECS)
     try:
         keys = await kv.keys()
     except nats.js.errors.NoKeysError:
@@ -86,7 +86,7 @@ async def list_specs(bus: Bus) -> dict[str, StrategySpec | str]:
 async def set_enabled(bus: Bus, spec_id: str, enabled: bool) -> bool:
     """Enable or disable a stored spec with compare-and-set (a concurrent edit wins); False if absent
     or invalid."""
-    kv = await bus.js.key_value(subjects.KV_STRATEGY_SPECS)
+    kv = await bus.kv_raw(subjects.KV_STRATEGY_SPECS)
     try:
         entry = await kv.get(spec_id)
     except nats.js.errors.KeyNotFoundError:

@@ -17,16 +17,17 @@ import time
 from typing import Any
 
 import msgspec
-import nats.js.errors
 import structlog
 
 from services.strategy import metrics
 from services.strategy.build import build_engine
 from services.strategy.commands import handle_command
 from services.strategy.instance import Instance
+from services.strategy.jobs import RunCommand
 from services.strategy.warmup import fetch_history, load_fee_rates, load_products
 from services.strategy.worker_context import WorkerContext
 from shared import subjects
+from shared.errors import RevisionConflictError
 from shared.messages import StrategyCommand, StrategyCommandReply, snapshot_key
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import StrategySpec, StrategyStatus
@@ -232,7 +233,7 @@ class Slot:
         self.state, self.detail = state, detail
         await self.publish_status(state, detail)
 
-    # ---- Host (for the instance) ----
+    # ---- snapshots and status (the instance's `Host`) ----
     async def _load_snapshot(self) -> InstanceSnapshot | None:
         entry = await self.ctx.snapshots.get(snapshot_key(self.sid))
         self._snap_rev = entry.revision if entry is not None else None
@@ -247,7 +248,7 @@ class Slot:
                 self._snap_rev = await kv.create(key, snap)
             else:
                 self._snap_rev = await kv.update(key, snap, last=self._snap_rev)
-        except nats.js.errors.KeyWrongLastSequenceError:
+        except RevisionConflictError:
             raise LeaseLostError(self.sid) from None
 
     async def _mark_halted(self, detail: str) -> None:
@@ -263,14 +264,17 @@ class Slot:
             _log.warning("halt_not_persisted", strategy_id=self.sid, error=str(exc))
 
     async def _retire_snapshot(self) -> None:
-        """Keep only the order sequence of a deleted spec."""
-        with contextlib.suppress(Exception):
+        """Keep only the order sequence of a deleted spec. A failure leaves the last snapshot as it
+        stands (the slot goes away either way), so it is logged rather than raised."""
+        try:
             if not self._snap_loaded:
                 await self._load_snapshot()
             entry = await self.ctx.snapshots.get(snapshot_key(self.sid))
             if entry is not None and not entry.value.retired:
                 retired = entry.value.retired_copy(self.worker_id, time.time_ns())
                 await self.ctx.snapshots.update(snapshot_key(self.sid), retired, last=entry.revision)
+        except Exception as exc:
+            _log.warning("snapshot_not_retired", strategy_id=self.sid, error=f"{type(exc).__name__}: {exc}")
 
     async def publish_status(self, state: str, detail: str = "") -> None:
         """`StrategyStatus` of this instance, from whichever worker owns it."""
@@ -289,15 +293,14 @@ class Slot:
         with contextlib.suppress(Exception):
             await self.ctx.bus.publish(subjects.strategy_status(self.sid), status, traced=False)
 
-    async def handle_command(self, instance: Instance, command: Any) -> Any:
-        """Run inside the instance's task (serialised with its events)."""
-        return await handle_command(self, instance, command)
-
     async def _on_command(self, command: StrategyCommand) -> StrategyCommandReply:
+        """With a running instance the command runs inside its task (serialised with its events)."""
         inst = self.instance
         if inst is not None:
             try:
-                reply: StrategyCommandReply = await inst.submit("command", command)
+                reply: StrategyCommandReply = await inst.submit(
+                    RunCommand(lambda: handle_command(self, inst, command))
+                )
                 return reply
             except RuntimeError:
                 pass

@@ -1,10 +1,11 @@
-"""The one table of NATS users and subject permissions, and the renderers of every server config.
+"""The one table of NATS users and subject permissions: who may publish, subscribe, consume and
+write what, and where each user's password comes from. `shared/nats/render.py` turns it into files.
 
 Edit `USERS` here, then run `python deploy/nats/gen_auth.py` to rewrite the generated files:
 
 - `shared/nats/permissions.conf`  the local paper stack and the integration tests (dev passwords
                                   `<user>-local`; `up --live` renders its own with per-install passwords,
-                                  `render_install_conf` and `shared/nats/install.py`)
+                                  `shared/nats/install.py`)
 - `deploy/nats/local.conf`        the same server config, at the path the deploy docs name
 - `deploy/nats/nats-server.conf`  the compose server; every password from the environment (`$RISK_PASSWORD` …)
 - `deploy/k8s/nats-values.yaml`   values for the official NATS Helm chart; passwords from the Secret
@@ -17,8 +18,8 @@ The rule everything else serves (issue 7): only `risk` may publish `orders.appro
 
 - Each `User` lists what the service does (read from `services/<name>/`): subjects it publishes (core
   or JetStream), subjects it subscribes to, streams it consumes (durable pull consumers, ordered
-  "follow" consumers), KV buckets it reads and writes, and whether it answers requests. The renderer
-  turns that into NATS allow lists; anything not listed is refused.
+  "follow" consumers), KV buckets it reads and writes, and whether it answers requests.
+  `permissions` turns that into NATS allow lists; anything not listed is refused.
 - JetStream API access is per stream: a user may create consumers, pull, ack and read messages only on
   the streams (and `KV_<bucket>` streams) it uses. Nobody but execution may touch the APPROVED
   stream's consumers or messages; those denials are explicit, so a broad allow added later cannot
@@ -40,7 +41,6 @@ The rule everything else serves (issue 7): only `risk` may publish `orders.appro
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Literal
 
@@ -367,11 +367,7 @@ def permissions(user: User) -> Permissions:
     return block
 
 
-# ---- rendering ----
-
-GENERATED = (
-    "# GENERATED from shared/nats/auth.py by deploy/nats/gen_auth.py; edit the table there and re-run.\n"
-)
+# ---- passwords: the names every renderer and the launcher agree on ----
 
 
 def local_password(user: str) -> str:
@@ -384,199 +380,6 @@ def password_var(user: str) -> str:
     return f"{user.upper().replace('-', '_')}_PASSWORD"
 
 
-class Var(str):
-    """A config variable reference (`$RISK_PASSWORD`), rendered unquoted."""
-
-    __slots__ = ()
-
-
 def dotenv_var(user: str) -> str:
     """The compose `.env` variable holding a user's password (`NATS_RISK_PASSWORD`)."""
     return f"NATS_{password_var(user)}"
-
-
-def new_dotenv() -> str:
-    """Fresh random passwords for every deploy user, as `.env` lines for docker compose."""
-    return "".join(f"{dotenv_var(u.name)}={secrets.token_hex(16)}\n" for u in DEPLOY_USERS)
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _conf(value: object, indent: int) -> str:
-    """NATS config syntax for dicts, lists, strings, booleans; `$VAR` strings stay unquoted."""
-    pad = "  " * indent
-    if isinstance(value, dict):
-        inner = "\n".join(f"{pad}  {k}: {_conf(v, indent + 1)}" for k, v in value.items())
-        return "{\n" + inner + f"\n{pad}}}"
-    if isinstance(value, list):
-        if not value:
-            return "[]"
-        inner = "\n".join(f"{pad}  {_conf(v, indent + 1)}" for v in value)
-        return "[\n" + inner + f"\n{pad}]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Var):
-        return str(value)  # a variable reference, resolved by the server from its environment
-    return _quote(str(value))
-
-
-def user_entry(user: User, password: str) -> dict[str, object]:
-    """A `users` list entry: login, password and permissions."""
-    entry: dict[str, object] = {"user": user.name, "password": password}
-    if user.account != "SYS":
-        entry["permissions"] = permissions(user)
-    return entry
-
-
-def _accounts(users: tuple[User, ...], password: dict[str, str]) -> str:
-    """The `accounts` block; SYS (and `system_account`) only when a SYS user is rendered, otherwise
-    the server keeps its default system account."""
-    has_sys = any(u.account == "SYS" for u in users)
-    lines = ["system_account: SYS", "", "accounts: {"] if has_sys else ["accounts: {"]
-    for account in ("SYS", "ALGO") if has_sys else ("ALGO",):
-        members = [u for u in users if u.account == account]
-        lines.append(f"  {account}: {{")
-        if account == "ALGO":
-            lines.append("    jetstream: enabled")
-        lines.append("    users: [")
-        for u in members:
-            lines.append(f"      # {u.name}: {u.role}")
-            lines.append("      " + _conf(user_entry(u, password[u.name]), 3))
-        lines += ["    ]", "  }"]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def render_local_conf(source: str) -> str:
-    """The local dev server (`algopioneer up`, integration tests): passwords `<user>-local`."""
-    return (
-        GENERATED
-        + f"# {source}: the local stack's and the tests' NATS server. Start it as\n"
-        + f"#   nats-server -js -sd data/nats/jetstream -c {source}\n"
-        + f'#   (tests: shared.natsserver.NatsServer(data_dir, config_file="{source}"); the command\n'
-        + "#   line's -a/-p/-js/-sd override the listen address and store below)\n"
-        + "# Services log in with ALGOPIONEER_NATS__USER=<user> and ALGOPIONEER_NATS__PASSWORD=<user>-local.\n"
-        + "# These passwords are for 127.0.0.1 only; the deploy configs take theirs from secrets.\n"
-        + "listen: 127.0.0.1:4222\n"
-        + "max_payload: 1MB\n"
-        + "jetstream: {max_file_store: 10GB}\n"
-        + _accounts(USERS, {u.name: local_password(u.name) for u in USERS})
-    )
-
-
-def render_install_conf(passwords: dict[str, str]) -> str:
-    """The live local server (`algopioneer up --live`): every user with its per-install password.
-
-    Written by the launcher into the data folder with mode 0600, never committed. The passwords
-    are plain random secrets in that private file (not bcrypt hashes): the file and
-    `credentials.json` beside it are readable by the installing user only."""
-    missing = [u.name for u in USERS if not passwords.get(u.name)]
-    if missing:
-        raise ValueError(f"no password for {', '.join(missing)}")
-    return (
-        "# Rendered by `algopioneer up --live` from shared/nats/auth.py with this install's own passwords\n"
-        + "# (credentials.json beside it). Private to this install: mode 0600, never commit or share it.\n"
-        + "listen: 127.0.0.1:4222\n"
-        + "max_payload: 1MB\n"
-        + "jetstream: {max_file_store: 10GB}\n"
-        + _accounts(USERS, passwords)
-    )
-
-
-def render_server_conf() -> str:
-    """The compose server: every password from the environment variable `<USER>_PASSWORD`."""
-    return (
-        GENERATED
-        + "# The compose NATS server. Each user's password comes from the environment variable\n"
-        + "# <USER>_PASSWORD, which deploy/docker-compose.yml sets from one place for server and client;\n"
-        + "# the server refuses to start when one is missing.\n"
-        + 'server_name: "algopioneer-nats"\n'
-        + "listen: 0.0.0.0:4222\n"
-        + "http: 0.0.0.0:8222\n"
-        + 'jetstream: {store_dir: "/data", max_file_store: 10GB}\n'
-        + "max_payload: 1MB\n"
-        + _accounts(DEPLOY_USERS, {u.name: Var(f"${password_var(u.name)}") for u in DEPLOY_USERS})
-    )
-
-
-def _yaml(value: object, indent: int) -> list[str]:
-    """A tiny YAML emitter (dicts, lists, scalars; strings JSON-quoted, which YAML reads as-is)."""
-    pad = "  " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list) and item:
-                lines.append(f"{pad}{key}:")
-                lines += _yaml(item, indent + 1)
-            else:
-                lines.append(f"{pad}{key}: {_scalar(item)}")
-    elif isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict) and item:
-                sub = _yaml(item, indent + 1)
-                lines.append(f"{pad}- {sub[0].lstrip()}")
-                lines += sub[1:]
-            else:
-                lines.append(f"{pad}- {_scalar(item)}")
-    return lines
-
-
-def _scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if value == {}:
-        return "{}"
-    if value == []:
-        return "[]"
-    text = str(value)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def helm_accounts() -> dict[str, object]:
-    """The `accounts` block of the Helm values (passwords as `<< $VAR >>` chart variables)."""
-    users = [user_entry(u, f"<< ${password_var(u.name)} >>") for u in DEPLOY_USERS if u.account == "ALGO"]
-    return {"ALGO": {"jetstream": "enabled", "users": users}}
-
-
-def render_helm_values() -> str:
-    """Values for the official NATS Helm chart: 3-node JetStream cluster, the same users."""
-    env = {
-        password_var(u.name): {"valueFrom": {"secretKeyRef": {"name": "algopioneer-nats", "key": u.name}}}
-        for u in DEPLOY_USERS
-    }
-    values = {
-        "config": {
-            "cluster": {"enabled": True, "replicas": 3},
-            "jetstream": {
-                "enabled": True,
-                "fileStore": {"enabled": True, "dir": "/data", "pvc": {"enabled": True, "size": "10Gi"}},
-            },
-            "monitor": {"enabled": True, "port": 8222},
-            "merge": {
-                "max_payload": "<< 1MB >>",
-                "accounts": helm_accounts(),
-            },
-        },
-        "container": {"env": env},
-        "natsBox": {"enabled": False},
-        "promExporter": {"enabled": True, "port": 7777},
-    }
-    return (
-        GENERATED
-        + "# Values for the official NATS Helm chart (nats/nats 1.x):\n"
-        + "#   helm upgrade --install nats nats/nats -n <namespace> -f deploy/k8s/nats-values.yaml\n"
-        + "# A 3-node cluster with JetStream on PVCs (services set ALGOPIONEER_NATS__STREAM_REPLICAS=3) and\n"
-        + "# the same users and permissions as deploy/nats/nats-server.conf. Passwords come from the Secret\n"
-        + "# `algopioneer-nats`, one key per user:\n"
-        + "#   "
-        + ", ".join(u.name for u in DEPLOY_USERS)
-        + "\n"
-        + "# `<< $VAR >>` is the chart's syntax for an unquoted NATS config variable, resolved from the\n"
-        + "# container environment (container.env below).\n"
-        + "\n".join(_yaml(values, 0))
-        + "\n"
-    )

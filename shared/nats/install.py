@@ -18,6 +18,7 @@ from pathlib import Path
 
 from shared.errors import AlgopioneerError
 from shared.nats import auth
+from shared.nats.render import render_install_conf
 
 CREDENTIALS_FILE = "credentials.json"
 SERVER_CONF = "server.conf"
@@ -77,5 +78,5 @@ def prepare(nats_dir: Path) -> tuple[dict[str, str], Path]:
     """The install's passwords, and the server config rendered with them (both files mode 0600)."""
     passwords = load_or_create(nats_dir / CREDENTIALS_FILE)
     conf = nats_dir / SERVER_CONF
-    write_private(conf, auth.render_install_conf(passwords))
+    write_private(conf, render_install_conf(passwords))
     return passwords, conf

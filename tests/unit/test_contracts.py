@@ -9,7 +9,7 @@ from typing import Any, get_args, get_type_hints
 import msgspec
 import pytest
 
-from services.execution.paper import adapter as execution_paper
+from services.execution.paper import records as execution_paper
 from services.execution.paper.state import account_state, restore_account
 from services.reconciliation.venues import paper as reconciliation_paper
 from shared import codec
@@ -115,7 +115,7 @@ def test_reconciliation_reads_paper_records_with_the_types_execution_writes() ->
     read = get_type_hints(reconciliation_paper.PaperReader._kvs)["return"]
     assert get_args(read) == (TypedKV[m.PaperAccountState], TypedKV[m.PaperOrderRecord])
     assert get_type_hints(account_state)["return"] is m.PaperAccountState
-    assert get_type_hints(execution_paper.PaperAdapter._remember)["record"] is m.PaperOrderRecord
+    assert get_type_hints(execution_paper.PaperRecords.remember)["record"] is m.PaperOrderRecord
 
 
 def test_the_paper_account_round_trips_through_kv() -> None:

@@ -1,11 +1,10 @@
 """The paper adapter: the simulator's venue core, fed with live market data from the bus.
 
-`md.book` levels become the liquidity of a `shared.venue.Venue` (or `md.ticker` top of book while a
-product has no book); market orders walk it, limit orders take what crosses and rest; a new book
-that crosses a resting order, or a public trade through it, fills it as maker. Holds, fees and
-Coinbase's reject reasons come from the same core the exchange simulator uses.
-Until a product's first book or ticker has arrived since start, an order for it waits (up to
-`market_wait_s`) and is then nak'd for redelivery, never rejected; meanwhile `/ready` is false.
+Market orders walk the liquidity of a `shared.venue.Venue` (`liquidity.py`: `md.book` levels, or
+`md.ticker` top of book while a product has no book); limit orders take what crosses and rest; a new
+book that crosses a resting order, or a public trade through it, fills it as maker. Holds, fees and
+Coinbase's reject reasons come from the same core the exchange simulator uses. Every outcome becomes
+an order record (`records.py`) that is written before anything is told (`outbox.py`).
 One paper venue per account: run a single replica in paper mode (its book lives in memory).
 
 Two ids: `venue` (`coinbase-paper`) is the venue served (orders, records, fills, products, fees),
@@ -15,39 +14,35 @@ Two ids: `venue` (`coinbase-paper`) is the venue served (orders, records, fills,
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import msgspec
 import structlog
 
-from services.execution.adapter import ReportSink, make_event
+from services.execution.adapter import ReportSink
 from services.execution.coinbase import constants as c
 from services.execution.config import PaperSettings
-from services.execution.errors import MarketDataPendingError
 from services.execution.paper.convert import (
     fee_rates,
     fee_schedule,
     product_info,
-    status_of,
-    to_fill,
     to_request,
-    widen,
 )
-from services.execution.paper.state import account_state, restore_account
+from services.execution.paper.liquidity import Liquidity
+from services.execution.paper.outbox import Outbox
+from services.execution.paper.records import PaperRecords
+from services.execution.paper.state import restore_account
 from shared import routing, subjects
-from shared.bus import Bus, Subscription, TypedKV
+from shared.bus import Bus, Subscription
 from shared.errors import OrderRejectedError
 from shared.messages import (
-    BookLevel,
     BookUpdate,
     CancelRequest,
     FeeRates,
-    Fill,
     Order,
     OrderStatus,
     PaperAccountState,
@@ -56,14 +51,10 @@ from shared.messages import (
     Ticker,
     Trade,
     paper_account_key,
-    paper_order_prefix,
 )
-from shared.quotes import usable
-from shared.venue import OrderRequest, Product, Venue, book_fill, default_products
+from shared.venue import Product, Venue, book_fill, default_products
 
 _log = structlog.get_logger("execution.paper")
-Job = tuple[Awaitable[Any], dict[Any, Any] | None, Any]
-"""A pending write: the awaitable, the pending set it leaves on success (None: the account), its key."""
 
 
 class PaperAdapter:
@@ -92,48 +83,44 @@ class PaperAdapter:
             duplicate_mode="reject",
             seed=secrets.randbits(64),
         )
-        self._lock = asyncio.Lock()
-        self._sink: ReportSink | None = None
-        self._records: dict[str, PaperOrderRecord] = {}
-        self._internal: dict[str, str] = {}
-        self._book_seen: set[str] = set()
-        self._market_seen: dict[str, asyncio.Event] = {}
-        self._market_pending: set[str] = set()
-        self._latest: dict[str, tuple[Product, tuple[BookLevel, ...], tuple[BookLevel, ...]]] = {}
-        self._resting: dict[str, set[str]] = {}  # product → client order ids resting on it
-        self._slippage = Decimal(str(settings.slippage_bps))
-        self._orders_kv: TypedKV[PaperOrderRecord] | None = None
-        self._account_kv: TypedKV[PaperAccountState] | None = None
-        self._account_key = paper_account_key(venue, settings.account_id)
-        self._order_prefix = paper_order_prefix(venue, settings.account_id)
+        self._lock = asyncio.Lock()  # one change of the venue core (and its writes) at a time
+        self.liquidity = Liquidity(self.engine, settings, clock)
+        self.records = PaperRecords(venue, settings.account_id)
+        account = functools.partial(self.engine.account, settings.account_id)
+        account_key = paper_account_key(venue, settings.account_id)
+        self.outbox = Outbox(self.records, account, account_key, self._lock, clock)
         self._subscriptions: list[Subscription] = []
-        # What a failed write (NATS down) left pending, kept in order and retried until written:
-        # order records, then the account, fills and order events (`_persist`).
-        self._unsaved: dict[str, None] = {}
-        self._account_unsaved = False
-        self._fill_no = 0  # the number of the latest fill (the in-memory account reflects them all)
-        self._unsent_fills: dict[str, Fill] = {}
-        self._unsent_reports: dict[tuple[str, bool], None] = {}  # (client order id, as ACCEPTED)
-        self._retry: asyncio.Task[None] | None = None
         self.submissions = 0
-        self.book_updates = 0
 
     @property
     def account(self) -> str:
         """The simulated account's id inside the venue core."""
         return self.settings.account_id
 
+    @property
+    def book_updates(self) -> int:
+        """Market data updates kept so far."""
+        return self.liquidity.updates
+
+    @property
+    def pending(self) -> int:
+        """Writes and publishes a failure left to retry (0 when everything is out)."""
+        return self.outbox.pending
+
     def market_ready(self) -> bool:
         """False while an order waits for (or was nak'd for lack of) a product's first market data."""
-        return not self._market_pending
+        return self.liquidity.ready()
 
     # ---- lifecycle ----
     async def start(self, sink: ReportSink) -> None:
         """Restore the account and open orders from KV, then follow market data."""
-        self._sink = sink
-        self._orders_kv = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperOrderRecord)
-        self._account_kv = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)
-        await self._restore()
+        orders = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperOrderRecord)
+        accounts = await self._bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)
+        self.outbox.open(sink, accounts)
+        entry = await accounts.get(paper_account_key(self.venue, self.account))
+        await self._restore(entry.value if entry is not None else None)
+        await self.records.load(orders)
+        await self._catch_up(entry.value.fills_booked if entry is not None else 0)
         venue, depth = self.market, 64
         self._subscriptions = [
             await self._bus.subscribe(
@@ -152,18 +139,7 @@ class PaperAdapter:
         for subscription in self._subscriptions:
             await subscription.unsubscribe()
         self._subscriptions = []
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        if self.pending:
-            async with self._lock:
-                await self._persist()
-
-    @property
-    def pending(self) -> int:
-        """Writes and publishes a failure left to retry (0 when everything is out)."""
-        unsaved = len(self._unsaved) + self._account_unsaved
-        return unsaved + len(self._unsent_fills) + len(self._unsent_reports)
+        await self.outbox.stop()
 
     async def products(self) -> list[ProductInfo]:
         """The venue core's catalogue (the simulator's products)."""
@@ -173,175 +149,61 @@ class PaperAdapter:
         """The paper account's tier: the fee schedule the venue core charges."""
         return fee_rates(self.venue, self.engine.fees, self._clock())
 
-    async def _restore(self) -> None:
-        assert self._account_kv is not None
-        assert self._orders_kv is not None
+    # ---- restart ----
+    async def _restore(self, stored: PaperAccountState | None) -> None:
+        """The stored account, or a new one with the configured balances (written at once)."""
         account = self.engine.account(self.account)
-        entry = await self._account_kv.get(self._account_key)
-        if entry is not None:
+        if stored is not None:
             quote_of = {pid: p.quote_currency for pid, p in self.engine.products.items()}
-            restore_account(entry.value, account, quote_of)
-        else:
-            for currency, amount in self.settings.initial_balances.items():
-                account.set_balance(currency, Decimal(amount))
-            self._account_unsaved = True
-            await self._persist()
-        keys = [key for key in await self._orders_kv.keys() if key.startswith(self._order_prefix)]
-        for stored in await self._orders_kv.get_many(keys):
-            if stored is not None:
-                self._remember(stored.value)
-        self._book_missing_fills(entry.value.fills_booked if entry is not None else 0)
-        for record in [r for r in self._records.values() if r.is_open]:
-            await self._reopen(record)
-        if self._account_unsaved:
-            await self._persist()
+            restore_account(stored, account, quote_of)
+            return
+        for currency, amount in self.settings.initial_balances.items():
+            account.set_balance(currency, Decimal(amount))
+        self.outbox.account_unsaved = True
+        await self.outbox.persist()
 
-    def _book_missing_fills(self, booked: int) -> None:
+    async def _catch_up(self, booked: int) -> None:
         """Book the fills the stored account does not reflect yet (the previous process died
-        between writing their records and the account), in the order they happened."""
+        between writing their records and the account), in the order they happened; then put the
+        open orders back on the fresh book."""
         account = self.engine.account(self.account)
-        numbered = [item for record in self._records.values() for item in record.numbered_fills]
+        numbered = self.records.numbered_fills()
         missing = sorted((item for item in numbered if item[0] > booked), key=lambda item: item[0])
         for _, fill in missing:
             product = self.engine.products[fill.product_id]
             book_fill(account, product, fill.side, fill.size, fill.price, fill.fee)
-        self._fill_no = max([booked, *(no for no, _ in numbered)])
+        self.outbox.fill_no = max([booked, *(no for no, _ in numbered)])
         if missing:
-            self._account_unsaved = True
+            self.outbox.account_unsaved = True
             _log.warning("paper_account_caught_up", fills=[f.trade_id for _, f in missing])
+        for record in [r for r in self.records.all() if r.is_open]:
+            await self._reopen(record)
+        if self.outbox.account_unsaved:
+            await self.outbox.persist()
 
     async def _reopen(self, record: PaperOrderRecord) -> None:
         """Put a resting order back on the fresh book with its remaining size (holds follow)."""
         remaining = msgspec.structs.replace(record.order, size=record.order.size - record.filled_size)
         try:
-            submitted = self.engine.submit(self._request(remaining), self._clock())
+            submitted = self.engine.submit(to_request(remaining, self.account), self._clock())
         except OrderRejectedError as exc:
             reason = getattr(exc, "reason", "RESTORE_FAILED")
             _log.warning(
                 "paper_order_not_restored", client_order_id=record.order.client_order_id, reason=reason
             )
-            await self._save(msgspec.structs.replace(record, status=OrderStatus.CANCELLED, reason=reason))
-            return
-        self._internal[record.order.client_order_id] = submitted.order.order_id
-
-    # ---- persistence and reporting ----
-    @property
-    def sink(self) -> ReportSink:
-        assert self._sink is not None, "adapter not started"
-        return self._sink
-
-    def _stage(self, record: PaperOrderRecord, *, report: bool = False, accepted: bool = False) -> None:
-        """Record a new state of an order in memory; `_persist` writes it (and reports it)."""
-        coid = record.order.client_order_id
-        self._remember(record)
-        self._unsaved[coid] = None
-        if accepted:
-            self._unsent_reports[(coid, True)] = None
-        if report:
-            self._unsent_reports[(coid, False)] = None
-
-    def _remember(self, record: PaperOrderRecord) -> None:
-        """The record in memory, and whether it rests on its product's book."""
-        coid, pid = record.order.client_order_id, record.order.product_id
-        self._records[coid] = record
-        resting = self._resting.setdefault(pid, set())
-        if record.is_open:
-            resting.add(coid)
-        else:
-            resting.discard(coid)
-
-    async def _save(self, record: PaperOrderRecord) -> None:
-        self._stage(record)
-        await self._persist()
-
-    async def _persist(self) -> None:
-        """Write what is pending: order records, then (only once they are stored: the venue's
-        memory before what it tells, and the account never ahead of its records) the account, fills
-        and order events together.
-        Whatever fails stays pending, a task retries it, and the error propagates (an order being
-        placed is nak'd; `resume` re-reports it on redelivery)."""
-        orders, accounts = self._orders_kv, self._account_kv
-        assert orders is not None
-        assert accounts is not None
-        try:
-            writes: list[Job] = [
-                (orders.put(self._order_prefix + coid, self._records[coid]), self._unsaved, coid)
-                for coid in list(self._unsaved)
-            ]
-            await self._together(writes)
-            tells: list[Job] = [
-                (self.sink.fill(fill), self._unsent_fills, trade_id)
-                for trade_id, fill in list(self._unsent_fills.items())
-            ]
-            for coid, accepted in list(self._unsent_reports):
-                status = OrderStatus.ACCEPTED if accepted else None
-                tells.append(
-                    (self._report(self._records[coid], status), self._unsent_reports, (coid, accepted))
-                )
-            if self._account_unsaved and not self._unsaved:
-                # Only after the records it reflects; sent last in the same round trip (the fills
-                # are what everyone downstream waits for).
-                account = account_state(self.engine.account(self.account), self._fill_no)
-                self._account_unsaved = False  # a change while it is written sets it again
-                tells.append((accounts.put(self._account_key, account), None, None))
-            await self._together(tells)
-        except Exception as exc:
-            _log.warning("paper_persist_pending", pending=self.pending, error=repr(exc))
-            if self._retry is None or self._retry.done():
-                self._retry = asyncio.create_task(self._retry_pending(), name="paper-persist-retry")
-            raise
-
-    async def _together(self, jobs: list[Job]) -> None:
-        """Await writes concurrently (one round trip, sent in order); each success leaves its
-        pending set (None: the account, pending again if it failed), and the first failure is
-        raised after all finished."""
-        results = await asyncio.gather(*(job for job, _, _ in jobs), return_exceptions=True)
-        failure: BaseException | None = None
-        for (_, pending, key), result in zip(jobs, results, strict=True):
-            if isinstance(result, BaseException):
-                failure = failure or result
-                if pending is None:
-                    self._account_unsaved = True
-            elif pending is not None:
-                pending.pop(key, None)
-        if failure is not None:
-            raise failure
-
-    async def _retry_pending(self) -> None:
-        """Retry pending writes with backoff until everything is out (NATS is back)."""
-        delay = 0.2
-        while self.pending:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            async with self._lock:
-                with contextlib.suppress(Exception):  # logged by `_persist`; try again later
-                    await self._persist()
-        _log.info("paper_persist_recovered")
-
-    async def _report(self, record: PaperOrderRecord, status: OrderStatus | None = None) -> None:
-        status = status or record.status
-        accepted = status is OrderStatus.ACCEPTED  # re-reported exactly as first sent (same msg id)
-        await self.sink.order_event(
-            make_event(
-                record.order,
-                status,
-                self._clock(),
-                venue_order_id=record.venue_order_id,
-                filled_size=Decimal(0) if accepted else record.filled_size,
-                average_price=None if accepted else record.average_price,
-                reason=record.reason,
+            await self.outbox.save(
+                msgspec.structs.replace(record, status=OrderStatus.CANCELLED, reason=reason)
             )
-        )
-
-    def _request(self, order: Order) -> OrderRequest:
-        return to_request(order, self.account)
+            return
+        self.records.bind(record.order.client_order_id, submitted.order.order_id)
 
     # ---- placement ----
     async def place(self, order: Order) -> OrderStatus:
         """Match now (after the configured latency); every outcome is persisted, then reported."""
         if self.settings.latency_ms > 0:
             await asyncio.sleep(self.settings.latency_ms / 1000)
-        await self._await_market(order)
+        if order.venue == self.venue:  # other venues go on to their real reject
+            await self.liquidity.wait_first(order)
         async with self._lock:
             self.submissions += 1
             try:
@@ -349,146 +211,58 @@ class PaperAdapter:
                     raise OrderRejectedError(
                         c.WRONG_VENUE, f"order for {order.venue!r} reached {self.venue!r}"
                     )
-                self._apply_latest(order.product_id)
-                result = self.engine.submit(self._request(order), self._clock())
+                self.liquidity.apply(order.product_id)
+                result = self.engine.submit(to_request(order, self.account), self._clock())
             except OrderRejectedError as exc:
                 record = PaperOrderRecord(order=order, status=OrderStatus.REJECTED, reason=exc.reason)
                 _log.info("paper_order_rejected", client_order_id=order.client_order_id, reason=exc.reason)
-                self._stage(record, report=True)
-                await self._persist()
+                self.outbox.stage(record, report=True)
+                await self.outbox.persist()
                 return OrderStatus.REJECTED
             venue_order_id = result.order.order_id
-            self._internal[order.client_order_id] = venue_order_id
+            self.records.bind(order.client_order_id, venue_order_id)
             # Nothing was told yet, so one write after matching is enough: a crash before it leaves
             # the order unacked and unrecorded, and its redelivery matches it afresh.
-            self._stage(PaperOrderRecord(order=order, venue_order_id=venue_order_id), accepted=True)
-            self._account_unsaved = True  # holds of a resting order
+            self.outbox.stage(PaperOrderRecord(order=order, venue_order_id=venue_order_id), accepted=True)
+            self.outbox.account_unsaved = True  # holds of a resting order
             await self._flush()
-            return self._records[order.client_order_id].status
-
-    def _market_event(self, product_id: str) -> asyncio.Event:
-        return self._market_seen.setdefault(product_id, asyncio.Event())
-
-    async def _await_market(self, order: Order) -> None:
-        """Wait for the product's first book/ticker since start; raise (retryable) if none comes.
-
-        Not seeing the market yet is our gap, not the venue's answer: the order is nak'd and
-        redelivered, never rejected. Unknown products and other venues go on to their real reject.
-        """
-        product_id = order.product_id
-        if order.venue != self.venue or product_id not in self.engine.products:
-            return
-        seen = self._market_event(product_id)
-        if seen.is_set():
-            return
-        self._market_pending.add(product_id)
-        try:
-            await asyncio.wait_for(seen.wait(), timeout=self.settings.market_wait_s)
-        except TimeoutError:
-            _log.warning(
-                "paper_no_market_data_yet",
-                client_order_id=order.client_order_id,
-                product_id=product_id,
-                waited_s=self.settings.market_wait_s,
-            )
-            raise MarketDataPendingError(
-                f"no market data for {product_id} since start (waited {self.settings.market_wait_s}s)"
-            ) from None
+            return self.records[order.client_order_id].status
 
     async def resume(self, order: Order, *, redelivered: bool) -> bool:
         """The paper venue's own records are the venue's memory: re-report, never re-match."""
-        record = self._records.get(order.client_order_id)
+        record = self.records.get(order.client_order_id)
         if record is None:
             return False
         if record.venue_order_id:
-            await self._report(record, OrderStatus.ACCEPTED)
+            await self.outbox.report(record, OrderStatus.ACCEPTED)
         for fill in record.fills:
-            await self.sink.fill(fill)
-        await self._report(record)
+            await self.outbox.sink.fill(fill)
+        await self.outbox.report(record)
         return True
 
     async def _flush(self) -> None:
-        """Turn what the venue core did into persisted records, then fills and status events."""
-        events = self.engine.drain_events()
-        touched: dict[str, PaperOrderRecord] = {}
-        new_fills = []
-        for vfill in events.fills:
-            record = touched.get(vfill.client_order_id) or self._records.get(vfill.client_order_id)
-            if record is None:
-                continue
-            fill = to_fill(vfill, record.order, record.venue_order_id)
-            new_fills.append(fill)
-            self._fill_no += 1
-            touched[vfill.client_order_id] = msgspec.structs.replace(
-                record, fills=(*record.fills, fill), fill_nos=(*record.fill_nos, self._fill_no)
-            )
-        for vorder in events.orders:
-            coid = vorder.request.client_order_id
-            record = touched.get(coid) or self._records.get(coid)
-            if record is None or self._internal.get(coid) != vorder.order_id:
-                continue
-            status = status_of(vorder, record.filled_size)
-            reason = vorder.cancel_message if status is OrderStatus.CANCELLED else ""
-            touched[coid] = msgspec.structs.replace(record, status=status, reason=reason)
-        for coid, record in touched.items():
-            before = self._records.get(coid)
-            changed = before is None or (before.status, before.filled_size) != (
-                record.status,
-                record.filled_size,
-            )
-            self._stage(record, report=changed)
-        self._account_unsaved = self._account_unsaved or bool(touched)
-        self._unsent_fills.update((fill.trade_id, fill) for fill in new_fills)
-        if self.pending:
-            await self._persist()
+        """Turn what the venue core did into staged records, fills and status events; write them."""
+        touched, fills = self.records.changes(self.engine.drain_events(), self.outbox.next_fill_no)
+        for record, changed in touched:
+            self.outbox.stage(record, report=changed)
+        self.outbox.account_unsaved = self.outbox.account_unsaved or bool(touched)
+        self.outbox.stage_fills(fills)
+        if self.outbox.pending:
+            await self.outbox.persist()
 
     # ---- market data ----
     async def _on_book(self, update: BookUpdate) -> None:
-        product = self.engine.products.get(update.product_id)
-        if product is None:
-            return
-        self._book_seen.add(update.product_id)
-        await self._keep_latest(product, update.bids, update.asks)
+        await self._market_moved(self.liquidity.on_book(update))
 
     async def _on_ticker(self, ticker: Ticker) -> None:
-        if not usable(ticker):
-            return
-        product = self.engine.products.get(ticker.product_id)
-        if product is None or not self.settings.use_tickers or ticker.product_id in self._book_seen:
-            return
-        bids = (BookLevel(price=ticker.bid, size=ticker.bid_size),)
-        asks = (BookLevel(price=ticker.ask, size=ticker.ask_size),)
-        await self._keep_latest(product, bids, asks)
+        await self._market_moved(self.liquidity.on_ticker(ticker))
 
-    async def _keep_latest(
-        self, product: Product, bids: tuple[BookLevel, ...], asks: tuple[BookLevel, ...]
-    ) -> None:
-        """Keep the latest levels. They go into the venue core at once only while an order rests
-        on the product (a moving market may fill it); otherwise when the next order for the product
-        is matched. Rebuilding the book on every tick would cost more than the whole order path."""
-        pid = product.product_id
-        self._latest[pid] = (product, bids, asks)
-        self.book_updates += 1
-        self._market_event(pid).set()
-        self._market_pending.discard(pid)
-        if self._resting.get(pid):
+    async def _market_moved(self, product_id: str | None) -> None:
+        """New levels go into the venue core at once only while an order rests on the product."""
+        if product_id is not None and self.records.resting_on(product_id):
             async with self._lock:
-                self._apply_latest(pid)
+                self.liquidity.apply(product_id)
                 await self._flush()
-
-    def _apply_latest(self, product_id: str) -> None:
-        """Load the product's latest levels into the venue core (call with the lock held)."""
-        latest = self._latest.pop(product_id, None)
-        if latest is None:
-            return
-        product, bids, asks = latest
-        inc = product.price_increment
-        self.engine.set_liquidity(
-            product_id,
-            widen(bids, bids=True, slippage_bps=self._slippage, increment=inc),
-            widen(asks, bids=False, slippage_bps=self._slippage, increment=inc),
-            self._clock(),
-        )
 
     async def _on_trade(self, trade: Trade) -> None:
         if (
@@ -498,7 +272,7 @@ class PaperAdapter:
         ):
             return
         async with self._lock:
-            self._apply_latest(trade.product_id)
+            self.liquidity.apply(trade.product_id)
             self.engine.take_liquidity(trade.product_id, trade.side, trade.size, trade.price, self._clock())
             await self._flush()
 
@@ -507,15 +281,15 @@ class PaperAdapter:
         """Cancel named orders, or every open one (of `strategy_id` when set)."""
         async with self._lock:
             if request.client_order_ids:
-                targets = [self._records[c] for c in request.client_order_ids if c in self._records]
+                targets = [r for r in map(self.records.get, request.client_order_ids) if r is not None]
             else:
                 targets = [
                     r
-                    for r in self._records.values()
+                    for r in self.records.all()
                     if not request.strategy_id or r.order.strategy_id == request.strategy_id
                 ]
             for record in targets:
-                internal = self._internal.get(record.order.client_order_id)
+                internal = self.records.core_id(record.order.client_order_id)
                 if record.is_open and internal is not None:
                     refused = self.engine.cancel(internal, self._clock(), account_id=self.account)
                     if refused:

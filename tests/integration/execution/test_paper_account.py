@@ -155,7 +155,7 @@ async def test_an_account_write_lost_to_a_kill_is_caught_up_from_the_records(pap
     await paper.recorder.wait_status(first.client_order_id, OrderStatus.FILLED)
     await eventually(lambda: adapter(paper).pending == 0, what="first order written")
 
-    accounts = adapter(paper)._account_kv
+    accounts = adapter(paper).outbox.accounts
     assert accounts is not None
 
     async def dies_first(key: str, value: PaperAccountState) -> int:
@@ -166,9 +166,9 @@ async def test_an_account_write_lost_to_a_kill_is_caught_up_from_the_records(pap
     await paper.submit(second)
     await paper.recorder.wait_status(second.client_order_id, OrderStatus.FILLED)
     # The process dies here: its record is stored, its account write never landed.
-    adapter(paper)._account_unsaved = False
-    if adapter(paper)._retry is not None:
-        adapter(paper)._retry.cancel()
+    adapter(paper).outbox.account_unsaved = False
+    if adapter(paper).outbox.retry is not None:
+        adapter(paper).outbox.retry.cancel()
     await paper.stop()
 
     kv = await paper.bus.kv(subjects.KV_PAPER_ACCOUNT, PaperAccountState)

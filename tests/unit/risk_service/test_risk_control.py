@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 from services.risk.control import cancels, flatten_id, flatten_intents, status_detail
-from services.risk.replay import Replay
+from shared.bus import Replay
 from shared.messages import OrderType, Position, Purpose, RiskState, Side
 
 D = Decimal
