@@ -5,7 +5,7 @@ bench process plays the market-data service: it publishes normalized `md.ticker`
 `marketdata` does after decoding the venue feed) for BTC-USD and the BIP future at a fixed rate. One
 basis instance is idle on those ticks until a *trigger* tick (the future 5 % above spot) makes it
 enter; the bench measures from publishing the trigger to receiving the first `Fill` of that entry
-on `fills.coinbase.>` (4 hops: tick → strategy → intent → risk → approved order → execution →
+on `fills.coinbase-paper.>` (4 hops: tick → strategy → intent → risk → approved order → execution →
 fill). When the fill is back the future returns to spot, the instance exits, and the next trigger
 follows 50 ms later. Raw side: the same source/sink in this process and three forwarding processes
 (hop 1 forwards only triggers, as the strategy only trades on them; hops 2 and 3 forward all),
@@ -29,6 +29,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from shared.routing import execution_venue
+
 RATES = (1_000, 5_000)
 DURATION_S = 10.0
 TRIGGER_EVERY_S = 0.05
@@ -37,6 +39,8 @@ PRICE = Decimal("95000")
 TRIGGER_PRICE = Decimal("99750")
 SID = "bench-basis"
 SERVICES = ("risk", "execution-paper", "strategy")
+PAPER_VENUE = execution_venue("coinbase", "paper")
+"""Where the paper spec's orders go and fill (the ticks stay on the `coinbase` market)."""
 STACK_ENV = {
     "ALGOPIONEER_STRATEGY__WARMUP_TIMEOUT_S": "0.1",
     "ALGOPIONEER_RISK__LIMITS__STRATEGY_RATE__PER_SECOND": "100000",
@@ -186,7 +190,7 @@ async def _real(rates: tuple[int, ...]) -> dict[int, tuple[float, float, int, in
                     if current and current[0].pending_since is not None:
                         current[0].arrived()
 
-            await nc.subscribe(subjects.fill("coinbase", subjects.REST), cb=on_fill)
+            await nc.subscribe(subjects.fill(PAPER_VENUE, subjects.REST), cb=on_fill)
 
             async def publish(kind: str, seq: int) -> None:
                 if kind == "trigger":
