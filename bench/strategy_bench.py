@@ -23,10 +23,14 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from shared.routing import execution_venue
+
 INSTANCES = 100
 DURATION_S = 4.0
 WARMUP_S = 1.0
 VENUE = "coinbase"
+ORDER_VENUE = execution_venue(VENUE, "paper")
+"""The paper specs' orders (and so their product rules) are on the market's paper venue."""
 
 
 def _products(kind: str, n: int) -> list[tuple[str, ...]]:
@@ -56,7 +60,7 @@ def _info(product: str) -> Any:
     from shared.messages import ProductInfo
 
     return ProductInfo(
-        venue=VENUE,
+        venue=ORDER_VENUE,
         product_id=product,
         base_increment=Decimal("0.00000001"),
         price_increment=Decimal("0.01"),
@@ -123,7 +127,7 @@ async def _service_run(url: str, kind: str, n: int, seconds: float) -> dict[str,
     products_kv = await admin.kv(subjects.KV_PRODUCTS, ProductInfo)
     for group in groups:
         for product in group:
-            await products_kv.put(subjects.product_key(VENUE, product), _info(product))
+            await products_kv.put(subjects.product_key(ORDER_VENUE, product), _info(product))
     for i, group in enumerate(groups):
         await put_spec(admin, _spec(kind, i, group))
     settings = StrategySettings(
