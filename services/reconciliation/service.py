@@ -63,29 +63,13 @@ from shared.messages import (
     lease_key,
     snapshot_key,
 )
+from shared.messages.snapshots import InstanceSnapshot
 from shared.money import ZERO
 from shared.runtime import EXIT_CONFIG, ServiceContext
 from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("reconciliation")
 _S = 1_000_000_000
-
-
-class _MachineView(msgspec.Struct, frozen=True, kw_only=True):
-    hedge_ratio: Decimal = ZERO
-
-
-class _DualView(msgspec.Struct, frozen=True, kw_only=True):
-    machine: _MachineView = msgspec.field(default_factory=_MachineView)
-
-
-class SnapshotView(msgspec.Struct, frozen=True, kw_only=True):
-    """What the backstop reads of an instance's snapshot (KV `strategy_snapshots`): its params
-    (kept after its spec is deleted), its hedge ratio, and the venue its positions are on."""
-
-    params: StrategyParams | None = None
-    dual: _DualView | None = None
-    order_venue: str = ""
 
 
 class ReconciliationService:
@@ -118,7 +102,7 @@ class ReconciliationService:
         # the naked-leg backstop
         self._spec_mirror: KvMirror | None = None
         self._lease_mirror: KvMirror | None = None
-        self._snapshots: TypedKV[SnapshotView] | None = None
+        self._snapshots: TypedKV[InstanceSnapshot] | None = None
         self._naked_task: asyncio.Task[None] | None = None
         self._corrective_lock = asyncio.Lock()
         self._sent: dict[str, LedgerOrder] = {}
@@ -165,7 +149,7 @@ class ReconciliationService:
         self._lease_mirror = KvMirror(await ctx.bus.kv_raw(subjects.KV_WORKER_LEASES), "leases")
         await self._spec_mirror.start()
         await self._lease_mirror.start()
-        self._snapshots = await ctx.bus.kv(subjects.KV_STRATEGY_SNAPSHOTS, SnapshotView)
+        self._snapshots = await ctx.bus.kv(subjects.KV_STRATEGY_SNAPSHOTS, InstanceSnapshot)
         ctx.add_ready_check("recent_cycle", self._recent)
         ctx.add_ready_detail(
             "reconciliation",
@@ -414,7 +398,9 @@ class ReconciliationService:
             return now - entry.seen <= ttl
         return now - self._lease_gone.setdefault(sid, now) <= ttl
 
-    async def _snapshot(self, sid: str) -> SnapshotView | None:
+    async def _snapshot(self, sid: str) -> InstanceSnapshot | None:
+        """What the backstop reads of a snapshot: its params (kept after its spec is deleted), its
+        hedge ratio, and the venue its positions are on; an unreadable one counts as absent."""
         assert self._snapshots is not None
         try:
             entry = await self._snapshots.get(snapshot_key(sid))

@@ -17,7 +17,6 @@ import zlib
 from typing import Any
 
 import nats.errors
-import nats.js.errors
 import structlog
 
 from services.strategy import metrics
@@ -27,7 +26,8 @@ from services.strategy.specs import decode_spec
 from services.strategy.supervisor import Slot
 from services.strategy.worker_context import WorkerContext
 from shared import codec, subjects
-from shared.bus import Bus
+from shared.bus import Bus, TypedKV
+from shared.errors import RevisionConflictError
 from shared.kvmirror import KvMirror
 from shared.messages import WORKER_PREFIX, InstanceLease, WorkerPresence, lease_key, worker_key
 from shared.messages.snapshots import InstanceSnapshot
@@ -51,7 +51,9 @@ class StrategyService:
         self._over_since: float | None = None
         self._ctx: WorkerContext | None = None
         self.bus: Bus | None = None
-        self._leases_kv: Any = None
+        # One bucket, two record types: a typed view of each over the same bucket.
+        self._lease_kv: TypedKV[InstanceLease] | None = None
+        self._presence_kv: TypedKV[WorkerPresence] | None = None
         self._specs: KvMirror | None = None
         self._leases: KvMirror | None = None
 
@@ -59,9 +61,10 @@ class StrategyService:
     async def start(self, ctx: ServiceContext) -> None:
         """Mirror specs and leases, announce this worker, start the ownership loop."""
         bus = self.bus = ctx.bus
-        self._leases_kv = await bus.kv_raw(subjects.KV_WORKER_LEASES)
+        self._lease_kv = await bus.kv(subjects.KV_WORKER_LEASES, InstanceLease)
+        self._presence_kv = await bus.kv(subjects.KV_WORKER_LEASES, WorkerPresence)
         self._specs = KvMirror(await bus.kv_raw(subjects.KV_STRATEGY_SPECS), "specs")
-        self._leases = KvMirror(self._leases_kv, "leases")
+        self._leases = KvMirror(await bus.kv_raw(subjects.KV_WORKER_LEASES), "leases")
         await self._specs.start()
         await self._leases.start()
         router = TickRouter(bus, self.settings.tick_queue)
@@ -80,8 +83,9 @@ class StrategyService:
             await self._ctx.router.close()  # no new ticks: the final snapshots need the connection
         for sid in list(self.slots):
             await self._release(sid)
-        with contextlib.suppress(Exception):
-            await self._leases_kv.delete(worker_key(self.worker_id))
+        if self._presence_kv is not None:
+            with contextlib.suppress(Exception):
+                await self._presence_kv.delete(worker_key(self.worker_id))
         await self._close()
         _log.info("strategy_worker_stopped", worker_id=self.worker_id)
 
@@ -144,23 +148,23 @@ class StrategyService:
             metrics.INSTANCES.labels(state).set(n)
 
     async def _presence(self) -> None:
+        assert self._presence_kv is not None
         value = WorkerPresence(worker_id=self.worker_id, owned=len(self.slots), renewed_ns=time.time_ns())
-        await self._leases_kv.put(worker_key(self.worker_id), codec.encode(value))
+        await self._presence_kv.put(worker_key(self.worker_id), value)
 
-    def _lease(self, sid: str) -> bytes:
+    def _lease(self, sid: str) -> InstanceLease:
         now = time.time_ns()
-        return codec.encode(
-            InstanceLease(worker_id=self.worker_id, strategy_id=sid, acquired_ns=now, renewed_ns=now)
-        )
+        return InstanceLease(worker_id=self.worker_id, strategy_id=sid, acquired_ns=now, renewed_ns=now)
 
     async def _renew(self) -> None:
+        leases = self._lease_kv
+        assert leases is not None
+
         async def renew(sid: str, slot: Slot) -> None:
             try:
-                slot.lease_rev = await self._leases_kv.update(
-                    lease_key(sid), self._lease(sid), last=slot.lease_rev
-                )
+                slot.lease_rev = await leases.update(lease_key(sid), self._lease(sid), last=slot.lease_rev)
                 slot.renewed = time.monotonic()
-            except nats.js.errors.KeyWrongLastSequenceError:
+            except RevisionConflictError:
                 slot.lost = True
             except (nats.errors.Error, TimeoutError) as exc:
                 _log.warning("lease_renew_failed", strategy_id=sid, error=str(exc))
@@ -234,20 +238,21 @@ class StrategyService:
 
     async def _claim(self, sid: str, spec: StrategySpec | str, spec_rev: int) -> None:
         assert self._leases is not None
+        assert self._lease_kv is not None
         assert self._ctx is not None
         key, value = lease_key(sid), self._lease(sid)
         known = self._leases.entries.get(key)
         try:
             if known is None:
-                revision = await self._leases_kv.create(key, value)
+                revision = await self._lease_kv.create(key, value)
             else:
                 try:
-                    revision = await self._leases_kv.update(key, value, last=known.revision)
-                except nats.js.errors.KeyWrongLastSequenceError:
-                    revision = await self._leases_kv.create(key, value)  # expired by the bucket TTL
-        except nats.js.errors.KeyWrongLastSequenceError:
+                    revision = await self._lease_kv.update(key, value, last=known.revision)
+                except RevisionConflictError:
+                    revision = await self._lease_kv.create(key, value)  # expired by the bucket TTL
+        except RevisionConflictError:
             return  # another worker was faster
-        self._leases.note(key, value, revision)
+        self._leases.note(key, codec.encode(value), revision)
         metrics.LEASES.labels("taken_over" if known is not None else "acquired").inc()
         _log.info("instance_claimed", strategy_id=sid, taken_over=known is not None)
         slot = Slot(self._ctx, sid, spec, revision)
@@ -274,9 +279,9 @@ class StrategyService:
         if slot is None:
             return
         await slot.stop(retire=retire)
-        if not slot.lost:
-            with contextlib.suppress(nats.errors.Error, nats.js.errors.KeyWrongLastSequenceError):
-                await self._leases_kv.delete(lease_key(sid), last=slot.lease_rev)
+        if not slot.lost and self._lease_kv is not None:
+            with contextlib.suppress(nats.errors.Error, RevisionConflictError):
+                await self._lease_kv.delete(lease_key(sid), last=slot.lease_rev)
             metrics.LEASES.labels("released").inc()
 
     async def _cancel_loop(self) -> None:
