@@ -37,7 +37,7 @@ from shared.messages import (
 from shared.messages.orders import client_order_id
 from shared.tasks import cancel_and_wait
 from shared.testing import eventually
-from tests.e2e.stack import (
+from tests.e2e.helpers import (
     DUAL_LEGS,
     PAPER_VENUE,
     PORTFOLIO,

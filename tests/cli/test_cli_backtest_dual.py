@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from services.cli.main import app
 from shared.backtest.dual_data import dual_to_frame
-from tests.unit.backtest.dual_helpers import BASIS_FUT, BASIS_SPOT, PAIRS_A, PAIRS_B, dual_bars
+from tests.unit.shared.backtest.helpers_dual import BASIS_FUT, BASIS_SPOT, PAIRS_A, PAIRS_B, dual_bars
 
 runner = CliRunner()
 PAIRS = ["--strategy", "pairs", "--symbols", "A-USD,B-USD", "--window", "5", "--entry-z", "1.9",

@@ -16,7 +16,7 @@ from shared import subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.messages import MaCrossoverParams, Mode, PairsParams, StrategySpec
-from tests.integration.cli_stack import ExecutionRunning, no_executions, write_heartbeat
+from tests.cli.helpers import ExecutionRunning, no_executions, write_heartbeat
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -18,7 +18,7 @@ from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.messages import ControlCommand, ControlReply, Fill, PairsParams, Position, StrategySpec
 from shared.testing.samples import every_message
-from tests.integration.cli_stack import ExecutionRunning
+from tests.cli.helpers import ExecutionRunning
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

@@ -21,7 +21,7 @@ import pytest_asyncio
 from shared import subjects
 from shared.messages import OrderIntent, OrderType, Side, Ticker
 from shared.testing import eventually
-from tests.e2e.stack import PAPER_VENUE, PORTFOLIO, VENUE, Stack, running_stack
+from tests.e2e.helpers import PAPER_VENUE, PORTFOLIO, VENUE, Stack, running_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 MA = "e2e-ma"

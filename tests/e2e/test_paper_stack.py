@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from shared.testing import eventually
-from tests.e2e.stack import Stack, halt, round_trips, running_stack, settled_and_equal, trace_gaps
+from tests.e2e.helpers import Stack, halt, round_trips, running_stack, settled_and_equal, trace_gaps
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 STRATEGIES = {"e2e-ma", "e2e-basis", "e2e-pairs"}

@@ -44,7 +44,7 @@ from shared.messages import (
 )
 from shared.risk import RiskLimits
 from shared.testing import eventually
-from tests.e2e.stack import PAPER_VENUE, VENUE, Stack, halt, running_stack, stream_messages
+from tests.e2e.helpers import PAPER_VENUE, VENUE, Stack, halt, running_stack, stream_messages
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 SEC = 1_000_000_000

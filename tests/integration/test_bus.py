@@ -72,6 +72,12 @@ async def test_bounded_subscription_drops_oldest_and_counts(bus: Bus) -> None:
     assert len(seen) <= 4
 
 
+async def _drained(bus: Bus, durable: str) -> bool:
+    """The consumer acked all it was given and has nothing pending: no second copy is coming."""
+    info = await bus.js.consumer_info(subjects.STREAM_APPROVED, durable)
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+
+
 async def test_duplicate_msg_id_is_stored_once(bus: Bus) -> None:
     order = next(x for x in every_message() if isinstance(x, m.Order))
     subject = subjects.approved("dedupe-venue")
@@ -93,7 +99,7 @@ async def test_duplicate_msg_id_is_stored_once(bus: Bus) -> None:
         handler=handler,
     )
     await eventually(lambda: got, what="order consumed")
-    await asyncio.sleep(0.3)
+    await eventually(lambda: _drained(bus, "dedupe-test"), what="nothing left to deliver")
     await consumer.stop()
     assert len(got) == 1
     assert got[0][0] == order

@@ -13,7 +13,7 @@ from shared.bus import Bus
 from shared.config import NatsSettings
 from shared.natsserver import NatsServer
 
-from .harness import Harness, LiveHarness, PaperHarness, sim_config
+from .helpers import Harness, LiveHarness, PaperHarness, sim_config
 
 
 @pytest.fixture

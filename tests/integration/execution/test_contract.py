@@ -14,7 +14,7 @@ from shared import subjects
 from shared.messages import FeeRates, Order, OrderEvent, OrderStatus, OrderType, Side, TimeInForce
 from shared.testing import eventually
 
-from .harness import Harness, make_order
+from .helpers import Harness, make_order
 
 pytestmark = pytest.mark.integration
 TAKER, MAKER = Decimal("0.009"), Decimal("0.005")

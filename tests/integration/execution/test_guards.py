@@ -34,7 +34,7 @@ from shared.natsserver import NatsServer
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 
-from .harness import BALANCES, PaperHarness, Recorder, make_order
+from .helpers import BALANCES, PaperHarness, Recorder, make_order
 
 pytestmark = pytest.mark.integration
 BIDS, ASKS = [("99.00", "5")], [("100.00", "5")]

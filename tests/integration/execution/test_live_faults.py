@@ -14,7 +14,7 @@ from shared import subjects
 from shared.messages import OrderStatus, OrderType, Side, TimeInForce
 from shared.testing import eventually
 
-from .harness import LiveHarness, make_order
+from .helpers import LiveHarness, make_order
 
 pytestmark = pytest.mark.integration
 BOOK = ([("99.00", "5")], [("100.00", "5")])

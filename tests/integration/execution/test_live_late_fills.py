@@ -22,7 +22,7 @@ from shared.testing import eventually
 from shared.venue import Fill as VenueFill
 from shared.venue import Order as VenueOrder
 
-from .harness import LiveHarness, make_order
+from .helpers import LiveHarness, make_order
 
 pytestmark = pytest.mark.integration
 

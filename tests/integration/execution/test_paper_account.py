@@ -21,7 +21,7 @@ from shared.messages import (
 )
 from shared.testing import eventually
 
-from .harness import PaperHarness, make_order
+from .helpers import PaperHarness, make_order
 
 pytestmark = pytest.mark.integration
 LIMIT = {"order_type": OrderType.LIMIT, "time_in_force": TimeInForce.GTC}

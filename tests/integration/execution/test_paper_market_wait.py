@@ -10,7 +10,7 @@ from services.execution.config import PaperSettings
 from shared.messages import Order, OrderStatus
 from shared.testing import eventually
 
-from .harness import BALANCES, PaperHarness, make_order
+from .helpers import BALANCES, PaperHarness, make_order
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from shared.bus import Bus
 from shared.messages import BookLevel, BookUpdate, OrderStatus, ProductInfo, ServiceHeartbeat
 from shared.testing import eventually, free_port
 
-from .harness import Recorder, make_order
+from .helpers import Recorder, make_order
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[3]

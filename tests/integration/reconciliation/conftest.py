@@ -10,7 +10,7 @@ import pytest
 from services.exchange_sim import ExchangeSim, SimConfig
 from shared.bus import Bus
 
-from .harness import BALANCES, Stack
+from .helpers import BALANCES, Stack
 
 
 @pytest.fixture

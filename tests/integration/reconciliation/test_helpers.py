@@ -12,7 +12,7 @@ from shared.bus import Bus
 from shared.tasks import cancel_and_wait
 from shared.testing import eventually
 
-from .harness import FakeWorker
+from .helpers import FakeWorker
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from services.reconciliation.model import Kind
 from shared.messages import OrderStatus, Purpose, Side
 from shared.testing import eventually
 
-from .harness import D, FakeInstance, Stack
+from .helpers import D, FakeInstance, Stack
 
 pytestmark = pytest.mark.integration
 BTC0 = D(1)

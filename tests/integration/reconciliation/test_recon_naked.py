@@ -19,7 +19,7 @@ from shared.messages import Mode, OrderIntent, PairsParams, Purpose, Side, Strat
 from shared.messages.snapshots import InstanceSnapshot
 from shared.testing import eventually
 
-from .harness import D, FakeWorker, Stack
+from .helpers import D, FakeWorker, Stack
 
 pytestmark = pytest.mark.integration
 S = 1_000_000_000

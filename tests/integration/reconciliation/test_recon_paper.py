@@ -34,7 +34,7 @@ from shared.messages import (
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 
-from .harness import Audit
+from .helpers import Audit
 
 pytestmark = pytest.mark.integration
 D = Decimal

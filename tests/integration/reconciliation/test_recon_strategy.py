@@ -30,7 +30,7 @@ from shared.runtime import ServiceContext
 from shared.testing import eventually
 from tests.integration.strategy.helpers import fast_settings
 
-from .harness import Stack
+from .helpers import Stack
 
 pytestmark = pytest.mark.integration
 D = Decimal

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 
 import msgspec
@@ -79,6 +78,12 @@ async def test_stale_mark_is_refused_and_pending_orders_count_towards_caps(
     await eventually(third_passes, what="cancelled order no longer pending")
 
 
+async def _redelivered(bus: Bus, durable: str) -> bool:
+    """Risk handled the intent and put it back (a decision would have been acked, not redelivered)."""
+    info = await bus.js.consumer_info(subjects.STREAM_INTENTS, durable)
+    return (info.num_redelivered or 0) >= 1
+
+
 async def test_after_a_start_an_intent_waits_for_a_fresh_mark_instead_of_being_refused(
     harness: RiskHarness, risk_bus: Bus
 ) -> None:
@@ -91,7 +96,7 @@ async def test_after_a_start_an_intent_waits_for_a_fresh_mark_instead_of_being_r
     try:
         intent = harness.intent()
         await harness.send(intent)
-        await asyncio.sleep(0.8)
+        await eventually(lambda: _redelivered(risk_bus, settings.durable), what="the intent put back")
         assert harness.decisions.get(intent.client_order_id, []) == []  # no mark yet: redelivered
         await harness.ticker("100000")
         decision = (await harness.wait_decisions(intent))[0]

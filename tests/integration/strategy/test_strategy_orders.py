@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
 import msgspec
 import pytest
 
+from services.strategy.effects import decisions_durable
 from services.strategy.specs import put_spec
 from shared import subjects
+from shared.bus import Bus
 from shared.messages import CommandAction, FeeRates, StrategyCommand, StrategyCommandReply
 from shared.messages.market import Candle, CandleReply, CandleRequest
 from shared.messages.orders import (
@@ -189,6 +190,12 @@ async def test_a_refused_second_leg_unwinds_the_filled_first_leg_at_once(
     assert [pos for _, pos in snap] == [D(0), D(0)]
 
 
+async def _decisions_acked(bus: Bus, sid: str) -> bool:
+    """The instance's handler returned for every decision published so far (it acks after it)."""
+    info = await bus.js.consumer_info(subjects.STREAM_DECISIONS, decisions_durable(sid))
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0 and info.delivered.stream_seq > 0)
+
+
 async def test_an_approved_decision_changes_nothing(bus, start_worker: StartWorker) -> None:
     sid, legs, intents, worker = await _enter_pairs(bus, start_worker)
     leg1, leg2 = sorted(legs, key=lambda i: i.leg)
@@ -197,7 +204,7 @@ async def test_an_approved_decision_changes_nothing(bus, start_worker: StartWork
         client_order_id=leg2.client_order_id, strategy_id=sid, approved=True, decided_ns=time.time_ns()
     )
     await bus.publish_durable(subjects.decision(sid), approved, msg_id=leg2.client_order_id)
-    await asyncio.sleep(0.5)  # were it taken for a refusal, a hedge of leg 2 would be out by now
+    await eventually(lambda: _decisions_acked(bus, sid), what="the decision handled")  # else a hedge
     assert len(intents.items) == 2
     assert worker.states()[sid] == "entering"
     await fill(bus, leg2)

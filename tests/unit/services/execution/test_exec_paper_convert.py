@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from services.execution.config import ExecutionSettings, PaperSettings
-from services.execution.paper.convert import fee_schedule, product_info, widen
+from services.execution.paper.convert import paper_fees, widen
 from shared.config import load_settings
 from shared.errors import ConfigError
 from shared.messages import BookLevel, Liquidity
@@ -32,7 +32,7 @@ def test_widen_moves_levels_away_from_the_mid_on_the_grid() -> None:
 
 
 def test_default_fees_are_the_coinbase_intro_tier() -> None:
-    schedule = fee_schedule(PaperSettings())
+    schedule = paper_fees(PaperSettings())
     assert schedule.spot.maker_fee_rate == US_INTRO.maker_fee_rate
     assert schedule.spot.taker_fee_rate == US_INTRO.taker_fee_rate
     product = spot("BTC", "USD", "0.00000001", "0.01")
@@ -40,7 +40,7 @@ def test_default_fees_are_the_coinbase_intro_tier() -> None:
 
 
 def test_product_info_carries_the_grid() -> None:
-    info = product_info("coinbase", spot("DOGE", "USD", "0.1", "0.00001"))
+    info = spot("DOGE", "USD", "0.1", "0.00001").info("coinbase")
     assert (info.base_increment, info.price_increment, info.min_notional) == (
         Decimal("0.1"),
         Decimal("0.00001"),

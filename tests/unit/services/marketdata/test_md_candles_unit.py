@@ -21,7 +21,7 @@ from services.marketdata.errors import CandleRequestError, MalformedMessageError
 from services.marketdata.schemas import RestCandle, RestCandles
 from shared.messages import Candle, CandleRequest
 
-from .payloads import raw
+from .helpers import raw
 
 
 def test_windows_cover_the_range_in_pages_without_overlap() -> None:

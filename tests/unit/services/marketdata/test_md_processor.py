@@ -12,7 +12,7 @@ from services.marketdata.processor import FeedProcessor
 from shared import subjects
 from shared.messages import BookUpdate, Side, Ticker, Trade
 
-from .payloads import edited, frame, raw
+from .helpers import edited, frame, raw
 
 D = Decimal
 PRODUCTS = ("BTC-USD", "ETH-USD")

@@ -16,7 +16,7 @@ from services.marketdata.synthetic import SyntheticCandles, SyntheticMarket
 from shared.messages import BookUpdate, CandleRequest, Ticker, Trade
 from shared.testing import eventually
 
-from .payloads import frame, raw
+from .helpers import frame, raw
 
 
 class RecordingSink:

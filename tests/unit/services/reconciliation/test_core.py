@@ -13,7 +13,7 @@ from services.reconciliation.model import (
 )
 from shared.messages import OrderStatus, Purpose, Side
 
-from .builders import NOW, SETTLED, D, ledger, order, settings, venue, vfill, vorder
+from .helpers import NOW, SETTLED, D, ledger, order, settings, venue, vfill, vorder
 
 
 def kinds(outcome: core.Outcome) -> list[str]:

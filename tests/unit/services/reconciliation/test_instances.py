@@ -17,7 +17,7 @@ from services.reconciliation.model import (
 )
 from shared.messages import OrderStatus, Purpose, Side, client_order_id
 
-from .builders import NOW, SETTLED, D, S, ledger, order, settings, venue, vfill, vorder
+from .helpers import NOW, SETTLED, D, S, ledger, order, settings, venue, vfill, vorder
 
 PAIR = ("BTC-USD", "ETH-USD")
 

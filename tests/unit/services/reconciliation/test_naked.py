@@ -15,7 +15,7 @@ from services.reconciliation.naked import Condition, Holder, condition_of, exces
 from services.reconciliation.tracker import LedgerTracker
 from shared.messages import OrderIntent, OrderStatus, OrderType, Purpose, RiskDecision, Side, client_order_id
 
-from .builders import NOW, D, S, ledger, order, settings
+from .helpers import NOW, D, S, ledger, order, settings
 
 PAIR = ("BTC-USD", "ETH-USD")
 MS = 1_000_000

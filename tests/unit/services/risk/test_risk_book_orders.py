@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared.messages import Order, RiskDecision
-from tests.unit.risk_service.test_risk_book import NOW, book, intent, limits
+from tests.unit.services.risk.test_risk_book import NOW, book, intent, limits
 
 D = Decimal
 

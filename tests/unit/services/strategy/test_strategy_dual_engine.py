@@ -11,7 +11,7 @@ from shared.messages.base import Side
 from shared.messages.orders import OrderStatus, client_order_id
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import PairsParams, StrategySpec
-from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, info, tick
+from tests.unit.services.strategy.helpers import SECOND, T0, D, event_of, fill_of, info, tick
 
 SID, A, B = "pairs-1", "A-USD", "B-USD"
 

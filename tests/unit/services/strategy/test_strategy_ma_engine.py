@@ -10,7 +10,7 @@ from shared.messages.orders import OrderStatus, Purpose, client_order_id
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import MaCrossoverParams, SignalAction
 from shared.strategies import MaCrossover
-from tests.unit.strategy_service.kit import SECOND, T0, D, event_of, fill_of, info, tick
+from tests.unit.services.strategy.helpers import SECOND, T0, D, event_of, fill_of, info, tick
 
 SID, P = "ma-1", "BTC-USD"
 

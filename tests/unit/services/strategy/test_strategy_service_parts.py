@@ -18,7 +18,7 @@ from shared.messages.orders import OrderType, Purpose, TimeInForce, client_order
 from shared.messages.snapshots import InstanceSnapshot, MaBook
 from shared.messages.strategy import BasisParams, MaCrossoverParams, Mode, PairsParams, StrategySpec
 from shared.strategies import OrderRequest
-from tests.unit.strategy_service.kit import D, info
+from tests.unit.services.strategy.helpers import D, info
 
 MA = StrategySpec(id="ma-1", params=MaCrossoverParams(product_id="BTC-USD", short_window=2, long_window=3))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from shared.backtest.dual_types import DualBars, DualConfig, DualKind, dual_config
 from shared.strategies import LegSpec
-from tests.unit.backtest.bt_helpers import make_bars
+from tests.unit.shared.backtest.helpers import make_bars
 
 SPOT = LegSpec(product_id="BTC-USD", base_increment=D("0.00000001"))
 NANO = LegSpec(product_id="BIP-20DEC30-CDE", base_increment=D(1), contract_size=D("0.01"))

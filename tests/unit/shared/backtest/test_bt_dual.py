@@ -11,8 +11,8 @@ from shared.backtest.dual_types import PairTrade
 from shared.backtest.errors import BacktestError
 from shared.backtest.report import result_summary
 from shared.backtest.types import BacktestResult
-from tests.unit.backtest.bt_helpers import MIN, T0
-from tests.unit.backtest.dual_helpers import (
+from tests.unit.shared.backtest.helpers import MIN, T0
+from tests.unit.shared.backtest.helpers_dual import (
     BASIS_FUT,
     BASIS_SPOT,
     LEG_A,

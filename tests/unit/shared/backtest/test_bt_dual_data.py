@@ -18,8 +18,8 @@ from shared.backtest.rest_candles import (
     parse_time,
     to_frame,
 )
-from tests.unit.backtest.bt_helpers import make_bars
-from tests.unit.backtest.dual_helpers import PAIRS_A, PAIRS_B, dual_bars
+from tests.unit.shared.backtest.helpers import make_bars
+from tests.unit.shared.backtest.helpers_dual import PAIRS_A, PAIRS_B, dual_bars
 
 IDS = ("A-USD", "B-USD")
 

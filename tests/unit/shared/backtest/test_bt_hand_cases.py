@@ -9,7 +9,7 @@ from polars.testing import assert_frame_equal
 
 from shared.backtest import BacktestConfig, run_event_driven, run_vectorised
 from shared.backtest.types import BacktestResult, Bars
-from tests.unit.backtest.bt_helpers import CLOSES, MIN, T0, make_bars
+from tests.unit.shared.backtest.helpers import CLOSES, MIN, T0, make_bars
 
 # Bar 8 opens at 11 (the fill of the golden cross on bar 7), bar 12 at 10 (the death cross on 11).
 BARS = make_bars(CLOSES, opens={8: 11, 12: 10})

@@ -7,11 +7,11 @@ from typing import Any
 
 import msgspec
 import pytest
-from risk_factories import limits
 
 from shared.errors import ConfigError
 from shared.messages import ProductInfo
 from shared.risk import RiskLimits
+from tests.unit.shared.risk.helpers import limits
 
 D = Decimal
 

@@ -5,13 +5,24 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from risk_factories import FUT, NOW, SEC, SPOT, VENUE, context, intent, limits, marks, position
 
 from shared.ledger import Mark, PositionKey
 from shared.messages.base import Side
 from shared.messages.orders import OrderType, Purpose
 from shared.messages.risk import BreakerState
 from shared.risk import Breaker, RateBuckets, RateLimit, Reason, check_intent
+from tests.unit.shared.risk.helpers import (
+    FUT,
+    NOW,
+    SEC,
+    SPOT,
+    VENUE,
+    context,
+    intent,
+    limits,
+    marks,
+    position,
+)
 
 D = Decimal
 OPEN = Breaker(state=BreakerState.OPEN, opened_ns=NOW - SEC)

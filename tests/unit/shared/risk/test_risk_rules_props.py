@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from risk_factories import FUT, NOW, SPOT, VENUE, context, intent, marks, position
 
 from shared.ledger import Ledger, PositionKey
 from shared.messages.base import Side
 from shared.messages.orders import OrderType, Purpose
 from shared.risk import Exposure, Reason, check_intent
+from tests.unit.shared.risk.helpers import FUT, NOW, SPOT, VENUE, context, intent, marks, position
 
 D = Decimal
 _numbers = st.one_of(

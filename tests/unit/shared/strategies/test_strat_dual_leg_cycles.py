@@ -5,12 +5,20 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from strategy_kit import LEG_A, LEG_B, MS, T0, FakeVenue, machine, pairs_params, quotes
-
 from shared.messages.base import Side
 from shared.messages.orders import Purpose
 from shared.messages.strategy import BasisParams, SignalAction
 from shared.strategies import ZERO_COSTS, CostModel, Decision, DualLegStrategy, LegSpec, State
+from tests.unit.shared.strategies.helpers import (
+    LEG_A,
+    LEG_B,
+    MS,
+    T0,
+    FakeVenue,
+    machine,
+    pairs_params,
+    quotes,
+)
 
 D = Decimal
 HOLD = Decision()

@@ -9,13 +9,22 @@ from typing import Any
 
 import msgspec
 import pytest
-from strategy_kit import LEG_A, LEG_B, MS, T0, FakeVenue, machine, pairs_params, quotes
 
 from shared.messages.base import Side
 from shared.messages.orders import Purpose
 from shared.messages.strategy import SignalAction
 from shared.money import ZERO
 from shared.strategies import ZERO_COSTS, Decision, DualLegSnapshot, DualLegStrategy, State
+from tests.unit.shared.strategies.helpers import (
+    LEG_A,
+    LEG_B,
+    MS,
+    T0,
+    FakeVenue,
+    machine,
+    pairs_params,
+    quotes,
+)
 
 D = Decimal
 HALF = D("0.5")
