@@ -12,7 +12,7 @@ from services.exchange_sim.http_util import json_response, not_found, paged, que
 from services.exchange_sim.render import fmt, money, rfc3339
 from services.exchange_sim.state import SimState
 from shared.money import ZERO
-from shared.venue import Account, FeeTier
+from shared.venue import FUTURES_DEFAULT, Account, FeeTier
 
 P = "/api/v3/brokerage"
 _NS = uuid.UUID("6f1c7e52-7a5e-4c1b-9d0e-3b6a8c2f4d10")
@@ -70,7 +70,8 @@ class AccountRoutes:
 
     async def transaction_summary(self, request: web.Request) -> web.Response:
         fees = self.state.venue.fees
-        tier: FeeTier = fees.futures if request.query.get("product_type") == "FUTURE" else fees.spot
+        futures = request.query.get("product_type") == "FUTURE"
+        tier: FeeTier = fees.futures if futures else fees.spot
         volume = sum((f.price * f.size for f in self.state.venue.fills), ZERO)
         total_fees = sum((f.commission for f in self.state.venue.fills), ZERO)
         return json_response(
@@ -78,7 +79,8 @@ class AccountRoutes:
                 "total_volume": float(volume),
                 "total_fees": float(total_fees),
                 "fee_tier": {
-                    "pricing_tier": tier.pricing_tier,
+                    # `FeeRates` names the account tier once; Coinbase names the futures tier apart
+                    "pricing_tier": FUTURES_DEFAULT.pricing_tier if futures else tier.pricing_tier,
                     "usd_from": "0",
                     "usd_to": "10000",
                     "taker_fee_rate": str(tier.taker_fee_rate),

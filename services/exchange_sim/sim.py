@@ -25,13 +25,13 @@ from services.exchange_sim.state import SimState
 from services.exchange_sim.ws import WsHub
 from shared.money import to_decimal
 from shared.tasks import cancel_and_wait
-from shared.venue import FeeSchedule, Venue, default_products
+from shared.venue import FeeRates, Venue, default_products, fee_rates
 
 log = structlog.get_logger()
 
 
-def _fees(cfg: SimConfig) -> FeeSchedule:
-    return FeeSchedule.of_rates(
+def _fees(cfg: SimConfig) -> FeeRates:
+    return fee_rates(
         spot=("Intro 1", cfg.spot_maker_fee, cfg.spot_taker_fee),
         futures=("Futures Intro", cfg.futures_maker_fee, cfg.futures_taker_fee),
     )

@@ -23,16 +23,14 @@ def costs_for(
     spec: StrategySpec, settings: StrategySettings, infos: dict[str, ProductInfo], fees: FeeRates | None
 ) -> CostModel:
     """The venue's fee tier (the settings' until execution has published it) plus the instance's
-    own slippage. Legs of different kinds (spot and a future) average their rates: a round trip
-    is two fills of each leg, so 4 x the mean taker rate is exactly what it costs."""
+    own slippage."""
     slippage = getattr(spec.params, "slippage_bps", None)
-    maker, taker = settings.maker_fee_rate, settings.taker_fee_rate
+    slippage_bps = slippage if slippage is not None else ZERO
     legs = [infos[p] for p in spec.products if p in infos]
     if fees is not None and legs:
-        maker = sum((fees.maker(leg) for leg in legs), ZERO) / len(legs)
-        taker = sum((fees.taker(leg) for leg in legs), ZERO) / len(legs)
+        return CostModel.of(fees, legs, slippage_bps=slippage_bps)
     return CostModel.from_rates(
-        maker_rate=maker, taker_rate=taker, slippage_bps=slippage if slippage is not None else ZERO
+        maker_rate=settings.maker_fee_rate, taker_rate=settings.taker_fee_rate, slippage_bps=slippage_bps
     )
 
 

@@ -33,15 +33,6 @@ from shared.strategies import (
 _UNKNOWN_SEQ = -1
 
 
-def leg_specs(infos: tuple[ProductInfo, ProductInfo]) -> tuple[LegSpec, LegSpec]:
-    """The machine's view of each leg's grid, from the venue's trading rules."""
-    a, b = infos
-    return (
-        LegSpec(product_id=a.product_id, base_increment=a.base_increment, contract_size=a.contract_size),
-        LegSpec(product_id=b.product_id, base_increment=b.base_increment, contract_size=b.contract_size),
-    )
-
-
 def build_dual(
     params: PairsParams | BasisParams,
     infos: tuple[ProductInfo, ProductInfo],
@@ -52,7 +43,7 @@ def build_dual(
 ) -> DualLegStrategy:
     """A fresh or restored strategy. With `restore_core` False (the params changed) the machine —
     positions, orders, order sequence — is kept and only the signal core starts again."""
-    legs = leg_specs(infos)
+    legs = (LegSpec.of(infos[0]), LegSpec.of(infos[1]))
     if snap is None:
         fresh = DualLegStrategy.pairs if isinstance(params, PairsParams) else DualLegStrategy.basis
         return fresh(params, legs, costs)  # type: ignore[arg-type]

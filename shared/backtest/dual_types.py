@@ -26,7 +26,8 @@ ExitReason = Literal["signal", "stop_loss", "end_of_data"]
 @dataclass(frozen=True)
 class DualConfig:
     """A dual-leg run. `fee_bps` is the taker fee every simulated fill pays (and the cost model the
-    cores see); `slippage_bps` moves each fill against us and is also the params' slippage."""
+    cores see, via `costs`): one flat assumption from the command line, not a venue's `FeeRates`
+    tier, so a plain number. `slippage_bps` moves each fill against us and is also the params'."""
 
     params: PairsParams | BasisParams
     legs: tuple[LegSpec, LegSpec]

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Protocol
 
 import msgspec
 
 from shared.messages.checks import non_negative, positive
+from shared.messages.orders import Liquidity
 
 ProductKey = tuple[str, str]
 """(venue, product_id): a product id alone is not unique across venues."""
@@ -59,10 +61,31 @@ def index_products(products: Iterable[ProductInfo]) -> dict[ProductKey, ProductI
     return {p.key: p for p in products}
 
 
+class Priced(Protocol):
+    """Anything fees can be looked up for: a `ProductInfo` or the venue core's `Product`."""
+
+    @property
+    def is_future(self) -> bool: ...
+
+
+class FeeTier(msgspec.Struct, frozen=True, kw_only=True):
+    """One product type's rates, as one `GET /transaction_summary` call reports them. A view of
+    half a `FeeRates` (never stored on its own), kept because the venue reports tiers this way."""
+
+    pricing_tier: str
+    maker_fee_rate: Decimal
+    taker_fee_rate: Decimal
+
+    def rate(self, liquidity: Liquidity) -> Decimal:
+        """The rate charged for a fill with this liquidity."""
+        return self.maker_fee_rate if liquidity is Liquidity.MAKER else self.taker_fee_rate
+
+
 class FeeRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The account's current fee tier at one venue, as `GET /transaction_summary` reports it for
-    spot and for futures (fractions: 0.006 = 60 bps). Execution writes it to KV `fee_rates` (key:
-    the venue) at start and on every catalogue refresh; strategies price their trades with it."""
+    spot and for futures (fractions: 0.006 = 60 bps). The one fee type: execution writes it to KV
+    `fee_rates` (key: the venue) at start and on every catalogue refresh, strategies price their
+    trades with it, and the venue core (simulator, paper) charges its fills with it."""
 
     venue: str
     pricing_tier: str
@@ -79,10 +102,47 @@ class FeeRates(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             if value >= 1:
                 raise ValueError(f"{name} must be a fraction below 1, got {value}")
 
-    def taker(self, product: ProductInfo) -> Decimal:
+    @classmethod
+    def of(cls, *, spot: FeeTier, futures: FeeTier, venue: str = "", fetched_ns: int = 0) -> FeeRates:
+        """From the two tiers (the spot tier names the whole)."""
+        return cls(
+            venue=venue,
+            pricing_tier=spot.pricing_tier,
+            spot_maker=spot.maker_fee_rate,
+            spot_taker=spot.taker_fee_rate,
+            futures_maker=futures.maker_fee_rate,
+            futures_taker=futures.taker_fee_rate,
+            fetched_ns=fetched_ns,
+        )
+
+    @property
+    def spot(self) -> FeeTier:
+        """The spot tier."""
+        return FeeTier(
+            pricing_tier=self.pricing_tier, maker_fee_rate=self.spot_maker, taker_fee_rate=self.spot_taker
+        )
+
+    @property
+    def futures(self) -> FeeTier:
+        """The futures tier."""
+        return FeeTier(
+            pricing_tier=self.pricing_tier,
+            maker_fee_rate=self.futures_maker,
+            taker_fee_rate=self.futures_taker,
+        )
+
+    def tier_for(self, product: Priced) -> FeeTier:
+        """The tier for fills on `product`."""
+        return self.futures if product.is_future else self.spot
+
+    def taker(self, product: Priced) -> Decimal:
         """The taker rate that applies to `product`."""
         return self.futures_taker if product.is_future else self.spot_taker
 
-    def maker(self, product: ProductInfo) -> Decimal:
+    def maker(self, product: Priced) -> Decimal:
         """The maker rate that applies to `product`."""
         return self.futures_maker if product.is_future else self.spot_maker
+
+    def fee(self, product: Priced, notional: Decimal, liquidity: Liquidity) -> Decimal:
+        """Commission in quote currency for a fill of `notional` (notional × rate, unrounded)."""
+        return notional * self.tier_for(product).rate(liquidity)

@@ -7,12 +7,14 @@ Cores return these instead of doing I/O: the service turns an `OrderRequest` int
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from decimal import Decimal
 
 import msgspec
 
 from shared.messages.base import Side
 from shared.messages.orders import Purpose
+from shared.messages.products import FeeRates, Priced, ProductInfo
 from shared.messages.strategy import SignalAction
 from shared.money import BPS, ONE, ZERO
 
@@ -48,11 +50,21 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
 
 class LegSpec(msgspec.Struct, frozen=True, kw_only=True):
     """How one leg trades: order sizes are multiples of `base_increment` order units, and one order
-    unit is `contract_size` base units (1 for spot, 0.01 BTC for the BTC nano future)."""
+    unit is `contract_size` base units (1 for spot, 0.01 BTC for the BTC nano future).
+
+    The part of a `ProductInfo` the dual-leg machine sizes by (`of`); kept as its own type because a
+    backtest has no venue catalogue to take the rest from, and it is what backtest reports list."""
 
     product_id: str
     base_increment: Decimal = Decimal("0.00000001")
     contract_size: Decimal = ONE
+
+    @classmethod
+    def of(cls, info: ProductInfo) -> LegSpec:
+        """The leg of a product the venue publishes (KV `products`)."""
+        return cls(
+            product_id=info.product_id, base_increment=info.base_increment, contract_size=info.contract_size
+        )
 
     def notional(self, size: Decimal, price: Decimal) -> Decimal:
         """Quote-currency value of `size` order units at `price` (price is per base unit)."""
@@ -60,7 +72,9 @@ class LegSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class CostModel(msgspec.Struct, frozen=True, kw_only=True):
-    """Trading costs in bps, taken from the venue's *current* fee tier (never hard-coded here).
+    """What a strategy assumes one trade costs, in bps: one rate blended over its legs from the
+    venue's *current* `FeeRates` (never hard-coded here), plus its own slippage assumption. Kept
+    apart from `FeeRates` because it is a different thing: a per-strategy estimate, not a tier.
 
     A round trip of a dual-leg trade is four taker legs (open and close both instruments) plus
     slippage, as the original assumed.
@@ -74,6 +88,15 @@ class CostModel(msgspec.Struct, frozen=True, kw_only=True):
     def from_rates(cls, *, maker_rate: Decimal, taker_rate: Decimal, slippage_bps: Decimal) -> CostModel:
         """Build from Coinbase's fee-tier rates (fractions such as 0.006) and a slippage in bps."""
         return cls(taker_bps=taker_rate * BPS, maker_bps=maker_rate * BPS, slippage_bps=slippage_bps)
+
+    @classmethod
+    def of(cls, fees: FeeRates, legs: Sequence[Priced], *, slippage_bps: Decimal) -> CostModel:
+        """Trading `legs` (at least one) at `fees`. Legs of different kinds (spot and a future)
+        average their rates: a round trip is two fills of each leg, so 4 x the mean taker rate is
+        exactly what it costs."""
+        maker = sum((fees.maker(leg) for leg in legs), ZERO) / len(legs)
+        taker = sum((fees.taker(leg) for leg in legs), ZERO) / len(legs)
+        return cls.from_rates(maker_rate=maker, taker_rate=taker, slippage_bps=slippage_bps)
 
     @property
     def round_trip_bps(self) -> Decimal:

@@ -5,7 +5,7 @@ the paper-execution service both drive `Venue`, so there is one copy of matching
 
 Typical use::
 
-    venue = Venue(default_products(now_ns), fees=FeeSchedule(), seed=1)
+    venue = Venue(default_products(now_ns), fees=DEFAULT_FEES, seed=1)
     venue.account("me").set_balance("USD", Decimal("10000"))
     venue.set_liquidity("BTC-USD", bids=[(Decimal("99.99"), Decimal("1"))], asks=[...], now_ns=now_ns)
     result = venue.submit(parse_order_request(body, account_id="me"), now_ns)  # or OrderRejectedError
@@ -18,11 +18,12 @@ Futures: `apply_funding` (perp-style funding) and `settle_expired` (cash settlem
 Failures: `shared.errors.OrderRejectedError.reason` / `.preview_reason` carry Coinbase's failure enums.
 """
 
+from shared.messages.products import FeeRates, FeeTier
 from shared.venue.accounts import Account, Position
 from shared.venue.book import OrderBook
 from shared.venue.engine import LIQUIDITY_ACCOUNT, DuplicateMode, Venue, VenueEvents
 from shared.venue.errors import UnknownOrderError, UnknownProductError
-from shared.venue.fees import FUTURES_DEFAULT, US_INTRO, FeeSchedule, FeeTier
+from shared.venue.fees import DEFAULT_FEES, FUTURES_DEFAULT, US_INTRO, fee_rates
 from shared.venue.futures import apply_funding, settle_expired
 from shared.venue.orders import Fill, Order, OrderRequest, SubmitResult, Trade, parse_order_request
 from shared.venue.products import FutureDetails, Product, btc_nano_future, default_products, spot
@@ -30,6 +31,7 @@ from shared.venue.settle import book_fill
 from shared.venue.types import CoinbaseOrderStatus, CoinbaseTimeInForce, ProductType
 
 __all__ = [
+    "DEFAULT_FEES",
     "FUTURES_DEFAULT",
     "LIQUIDITY_ACCOUNT",
     "US_INTRO",
@@ -37,7 +39,7 @@ __all__ = [
     "CoinbaseOrderStatus",
     "CoinbaseTimeInForce",
     "DuplicateMode",
-    "FeeSchedule",
+    "FeeRates",
     "FeeTier",
     "Fill",
     "FutureDetails",
@@ -57,6 +59,7 @@ __all__ = [
     "book_fill",
     "btc_nano_future",
     "default_products",
+    "fee_rates",
     "parse_order_request",
     "settle_expired",
     "spot",

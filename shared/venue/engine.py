@@ -13,9 +13,8 @@ from decimal import Decimal
 from typing import Literal
 
 from shared.errors import OrderRejectedError
-from shared.messages import OrderType, Side
+from shared.messages import FeeRates, OrderType, Side
 from shared.venue.errors import UnknownOrderError
-from shared.venue.fees import FeeSchedule
 from shared.venue.matching import LIQUIDITY_ACCOUNT, MatchingCore, VenueEvents
 from shared.venue.orders import Order, OrderRequest, SubmitResult
 from shared.venue.products import Product
@@ -34,7 +33,7 @@ class Venue(MatchingCore):
         self,
         products: Iterable[Product],
         *,
-        fees: FeeSchedule | None = None,
+        fees: FeeRates | None = None,
         seed: int = 0,
         duplicate_mode: DuplicateMode = "return",
         trade_history: int = 1000,

@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from shared.messages import Liquidity, OrderType, Side
+from shared.messages import FeeRates, Liquidity, OrderType, Side
 from shared.money import ZERO, round_to_increment
 from shared.venue.accounts import Account
 from shared.venue.book import OrderBook
 from shared.venue.errors import UnknownProductError
-from shared.venue.fees import FeeSchedule
+from shared.venue.fees import DEFAULT_FEES
 from shared.venue.orders import Fill, Order, Trade
 from shared.venue.products import Product
 from shared.venue.settle import settle_fill
@@ -42,11 +42,11 @@ class MatchingCore:
     """State of a venue (products, books, accounts, fills, prints) and the matching loop."""
 
     def __init__(
-        self, products: Iterable[Product], *, fees: FeeSchedule | None, seed: int, trade_history: int
+        self, products: Iterable[Product], *, fees: FeeRates | None, seed: int, trade_history: int
     ) -> None:
         self.products: dict[str, Product] = {p.product_id: p for p in products}
         self.books = {pid: OrderBook(pid) for pid in self.products}
-        self.fees = fees or FeeSchedule()
+        self.fees = fees or DEFAULT_FEES
         self.accounts: dict[str, Account] = {}
         self.liquidity = Account(account_id=LIQUIDITY_ACCOUNT, unlimited=True)
         self.orders: dict[str, Order] = {}
@@ -88,7 +88,7 @@ class MatchingCore:
         budget = request.quote_size
         budget_spent = False
         self_trade = False
-        taker_rate = self.fees.tier_for(product).taker_fee_rate
+        taker_rate = self.fees.taker(product)
         for maker in book.matchable(order.side, request.limit_price):
             if maker.account_id == order.account_id and not order.is_liquidity:
                 self_trade = True  # self-trade prevention: cancel the newest (taker) remainder

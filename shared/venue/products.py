@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from shared.messages.products import ProductInfo
 from shared.venue.types import ProductType
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
@@ -37,7 +38,11 @@ class FutureDetails:
 
 @dataclass(frozen=True, kw_only=True)
 class Product:
-    """One tradable product. For futures, sizes are contracts and prices are per whole coin."""
+    """One tradable product. For futures, sizes are contracts and prices are per whole coin.
+
+    A venue's full catalogue entry (status, size limits, contract details) that the simulator
+    enforces and serves over REST; `info` is the part risk and strategies trade by (KV `products`).
+    """
 
     product_id: str
     product_type: ProductType
@@ -73,6 +78,19 @@ class Product:
     def notional(self, size: Decimal, price: Decimal) -> Decimal:
         """Quote value of `size` units at `price`."""
         return size * self.contract_size * price
+
+    def info(self, venue: str) -> ProductInfo:
+        """The trading rules of this product at `venue`, as KV `products` carries them."""
+        return ProductInfo(
+            venue=venue,
+            product_id=self.product_id,
+            base_increment=self.base_increment,
+            price_increment=self.price_increment,
+            base_min_size=self.base_min_size,
+            min_notional=self.quote_min_size,
+            contract_size=self.contract_size,
+            is_future=self.product_type is ProductType.FUTURE,
+        )
 
 
 def spot(

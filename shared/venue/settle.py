@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared.messages import Liquidity, Side
+from shared.messages import FeeRates, Liquidity, Side
 from shared.money import ZERO
 from shared.venue.accounts import Account
 from shared.venue.book import OrderBook
-from shared.venue.fees import FeeSchedule
 from shared.venue.orders import Order, OrderRequest
 from shared.venue.products import Product
 
@@ -33,11 +32,11 @@ def opening_size(account: Account, product: Product, side: Side, size: Decimal) 
 
 
 def required_hold(
-    request: OrderRequest, product: Product, book: OrderBook, account: Account, fees: FeeSchedule
+    request: OrderRequest, product: Product, book: OrderBook, account: Account, fees: FeeRates
 ) -> tuple[str, Decimal]:
     """(currency, amount) an order must reserve: quote for buys (price·size·(1+fee)), base for sells,
     initial margin plus fee for futures."""
-    taker = fees.tier_for(product).taker_fee_rate
+    taker = fees.taker(product)
     if product.is_future:
         assert request.base_size is not None
         size = opening_size(account, product, request.side, request.base_size)
@@ -73,7 +72,7 @@ def settle_fill(
     size: Decimal,
     price: Decimal,
     liquidity: Liquidity,
-    fees: FeeSchedule,
+    fees: FeeRates,
     time_ns: int,
 ) -> Decimal:
     """Apply one fill to the order and its account; return the commission (quote currency)."""

@@ -26,12 +26,7 @@ import structlog
 from services.execution.adapter import ReportSink
 from services.execution.coinbase import constants as c
 from services.execution.config import PaperSettings
-from services.execution.paper.convert import (
-    fee_rates,
-    fee_schedule,
-    product_info,
-    to_request,
-)
+from services.execution.paper.convert import paper_fees, to_request
 from services.execution.paper.liquidity import Liquidity
 from services.execution.paper.outbox import Outbox
 from services.execution.paper.records import PaperRecords
@@ -79,7 +74,7 @@ class PaperAdapter:
         # previous process already used (stored in KV and on the bus) must never come again.
         self.engine = Venue(
             products or default_products(clock()),
-            fees=fee_schedule(settings),
+            fees=paper_fees(settings),
             duplicate_mode="reject",
             seed=secrets.randbits(64),
         )
@@ -143,11 +138,11 @@ class PaperAdapter:
 
     async def products(self) -> list[ProductInfo]:
         """The venue core's catalogue (the simulator's products)."""
-        return [product_info(self.venue, p) for p in self.engine.products.values()]
+        return [p.info(self.venue) for p in self.engine.products.values()]
 
     async def fee_rates(self) -> FeeRates:
-        """The paper account's tier: the fee schedule the venue core charges."""
-        return fee_rates(self.venue, self.engine.fees, self._clock())
+        """The paper account's tier: the rates the venue core charges, stamped with venue and time."""
+        return msgspec.structs.replace(self.engine.fees, venue=self.venue, fetched_ns=self._clock())
 
     # ---- restart ----
     async def _restore(self, stored: PaperAccountState | None) -> None:

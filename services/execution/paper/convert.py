@@ -1,4 +1,5 @@
-"""Pure conversions between the venue core's objects and bus messages, plus the slippage model."""
+"""Pure conversions between the venue core's orders and fills and bus messages, the paper fee tier, and
+the slippage model."""
 
 from __future__ import annotations
 
@@ -7,54 +8,20 @@ from decimal import Decimal
 
 from services.execution.coinbase.parse import order_configuration
 from services.execution.config import PaperSettings
-from shared.messages import BookLevel, FeeRates, Fill, Order, OrderStatus, ProductInfo
+from shared.messages import BookLevel, FeeRates, Fill, Order, OrderStatus
 from shared.money import ZERO, round_to_increment
-from shared.venue import (
-    CoinbaseOrderStatus,
-    FeeSchedule,
-    OrderRequest,
-    Product,
-    ProductType,
-    parse_order_request,
-)
+from shared.venue import CoinbaseOrderStatus, OrderRequest, fee_rates, parse_order_request
 from shared.venue import Fill as VenueFill
 from shared.venue import Order as VenueOrder
 
 BPS = Decimal(10_000)
 
 
-def fee_schedule(settings: PaperSettings) -> FeeSchedule:
+def paper_fees(settings: PaperSettings) -> FeeRates:
     """Coinbase's tiers by default (US Intro spot), overridable per setting."""
-    return FeeSchedule.of_rates(
+    return fee_rates(
         spot=("Paper spot", settings.maker_fee_rate, settings.taker_fee_rate),
         futures=("Paper futures", settings.futures_maker_fee_rate, settings.futures_taker_fee_rate),
-    )
-
-
-def fee_rates(venue: str, schedule: FeeSchedule, now_ns: int) -> FeeRates:
-    """The paper venue's fee tier as strategies read it from KV `fee_rates`."""
-    return FeeRates(
-        venue=venue,
-        pricing_tier=schedule.spot.pricing_tier,
-        spot_maker=schedule.spot.maker_fee_rate,
-        spot_taker=schedule.spot.taker_fee_rate,
-        futures_maker=schedule.futures.maker_fee_rate,
-        futures_taker=schedule.futures.taker_fee_rate,
-        fetched_ns=now_ns,
-    )
-
-
-def product_info(venue: str, product: Product) -> ProductInfo:
-    """A venue-core product as the trading rules risk and strategies read from KV `products`."""
-    return ProductInfo(
-        venue=venue,
-        product_id=product.product_id,
-        base_increment=product.base_increment,
-        price_increment=product.price_increment,
-        base_min_size=product.base_min_size,
-        min_notional=product.quote_min_size,
-        contract_size=product.contract_size,
-        is_future=product.product_type is ProductType.FUTURE,
     )
 
 
