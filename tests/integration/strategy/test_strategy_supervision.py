@@ -126,9 +126,13 @@ async def test_stop_command_disables_and_delete_retires(bus, start_worker: Start
     await delete_spec(bus, deleted)
     await eventually(lambda: deleted not in worker.slots, what="deleted")
     snapshots = await bus.kv(subjects.KV_STRATEGY_SNAPSHOTS, InstanceSnapshot)
-    entry = await snapshots.get(snapshot_key(deleted))
-    assert entry is not None
-    assert entry.value.retired
+
+    async def retired() -> bool:
+        # The slot leaves the worker first; its final (retired) snapshot is written as it stops.
+        entry = await snapshots.get(snapshot_key(deleted))
+        return entry is not None and entry.value.retired
+
+    assert await eventually(retired, what="the deleted instance's snapshot retired")
     assert worker.states().keys().isdisjoint({stopped, deleted})
 
 
