@@ -8,7 +8,7 @@ exactly what `check_intent`'s verdict says to keep.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -61,6 +61,8 @@ class RiskBook:
         self.epoch = 0
         """Bumped by every halt, never lowered: every approval carries it, execution fences older ones."""
         self.specs: dict[str, StrategySpec] = {}
+        self._routes: dict[str, str] = {}
+        """strategy_id -> order venue of each enabled spec, kept with `specs` (read per decision)."""
         self._spec_revisions: dict[str, int] = {}
         self.products: dict[ProductKey, ProductInfo] = {}
         self.ledger = Ledger()
@@ -126,17 +128,21 @@ class RiskBook:
             self.specs.pop(strategy_id, None)
         else:
             self.specs[strategy_id] = spec
+        if spec is not None and spec.enabled:
+            self._routes[strategy_id] = spec.order_venue
+        else:
+            self._routes.pop(strategy_id, None)
         return True
 
-    def routes(self) -> dict[str, str]:
+    def routes(self) -> Mapping[str, str]:
         """strategy_id -> the venue its orders must go to, for enabled specs only: a stopped or
-        deleted instance may only reduce what it holds."""
-        return {sid: spec.order_venue for sid, spec in self.specs.items() if spec.enabled}
+        deleted instance may only reduce what it holds. Kept up to date by `set_spec`, not rebuilt
+        for every decision."""
+        return self._routes
 
     def routes_to(self, strategy_id: str, venue: str) -> bool:
         """True when the view already routes this strategy's orders to `venue`."""
-        spec = self.specs.get(strategy_id)
-        return spec is not None and spec.enabled and spec.order_venue == venue
+        return self._routes.get(strategy_id) == venue
 
     def apply_fill(self, fill: Fill) -> bool:
         """Book a fill (idempotent by trade id); raises `LedgerError` for a malformed one."""
