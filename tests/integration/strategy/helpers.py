@@ -14,7 +14,7 @@ from services.strategy.service import StrategyService
 from shared import subjects
 from shared.bus import Bus
 from shared.config import NatsSettings
-from shared.messages import ProductInfo
+from shared.messages import PairsParams, ProductInfo, StrategySpec
 from shared.messages.base import Side
 from shared.messages.market import Ticker
 from shared.messages.orders import Fill, Liquidity, OrderEvent, OrderIntent, OrderStatus
@@ -168,3 +168,22 @@ __all__ = [
     "ticker",
     "uid",
 ]
+
+
+def pairs_spec(sid: str, a: str, b: str, **overrides: object) -> StrategySpec:
+    """A fast pairs spec: flat-spread entry at z 1.5, no cooldowns, long execution and unhedged
+    timeouts (a test decides when legs fill); `overrides` replace params fields."""
+    params = PairsParams(
+        leg1_id=a,
+        leg2_id=b,
+        window=5,
+        entry_z=1.5,
+        exit_z=0.2,
+        hedge_ratio="fixed",
+        notional=D(1000),
+        entry_cooldown_ms=0,
+        exit_cooldown_ms=0,
+        execution_timeout_ms=60_000,
+        max_unhedged_ms=60_000,
+    )
+    return StrategySpec(id=sid, params=msgspec.structs.replace(params, **overrides))

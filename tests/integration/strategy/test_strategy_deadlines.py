@@ -22,7 +22,7 @@ from shared.config import NatsSettings
 from shared.messages import ProductInfo, snapshot_key
 from shared.messages.orders import OrderIntent, RiskDecision
 from shared.messages.snapshots import InstanceSnapshot
-from shared.messages.strategy import MaCrossoverParams, Mode, PairsParams, StrategySpec
+from shared.messages.strategy import MaCrossoverParams, Mode, StrategySpec
 from shared.natsserver import NatsServer
 from shared.runtime import ServiceContext
 from shared.testing import eventually
@@ -34,6 +34,7 @@ from tests.integration.strategy.helpers import (
     Side,
     fast_settings,
     fill,
+    pairs_spec,
     put_product,
     send,
     ticker,
@@ -76,20 +77,8 @@ async def test_an_unsent_entry_older_than_its_ttl_at_restart_is_refused_and_neve
     risk = RiskService(risk_settings)
     risk_bus: Bus | None = None
     try:
-        params = PairsParams(
-            leg1_id=a,
-            leg2_id=b,
-            window=5,
-            entry_z=1.5,
-            exit_z=0.2,
-            hedge_ratio="fixed",
-            notional=D(1000),
-            entry_cooldown_ms=0,
-            exit_cooldown_ms=0,
-            execution_timeout_ms=60_000,
-            max_unhedged_ms=60_000,
-        )
-        await put_spec(bus, StrategySpec(id=sid, params=params, order_ttl_ms=TTL_MS))
+        spec = msgspec.structs.replace(pairs_spec(sid, a, b), order_ttl_ms=TTL_MS)
+        await put_spec(bus, spec)
         await eventually(lambda: worker.states().get(sid) == "flat", what="instance running")
         for i in range(5):  # a flat spread: σ = 0
             await send(bus, ticker(b, 100, seq=i))

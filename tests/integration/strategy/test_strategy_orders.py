@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import msgspec
 import pytest
 
 from services.strategy.effects import decisions_durable
@@ -22,7 +21,7 @@ from shared.messages.orders import (
     TimeInForce,
     client_order_id,
 )
-from shared.messages.strategy import MaCrossoverParams, PairsParams, Signal, StrategySpec, StrategyStatus
+from shared.messages.strategy import MaCrossoverParams, Signal, StrategySpec, StrategyStatus
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker
 from tests.integration.strategy.helpers import (
@@ -31,6 +30,7 @@ from tests.integration.strategy.helpers import (
     D,
     Side,
     fill,
+    pairs_spec,
     put_product,
     send,
     ticker,
@@ -76,23 +76,6 @@ async def test_ma_crossover_emits_a_rounded_market_ioc_intent(bus, start_worker:
     await eventually(lambda: worker.states().get(sid) == "in_position", what="long after the fill")
 
 
-def _pairs(sid: str, a: str, b: str, **overrides: object) -> StrategySpec:
-    params = PairsParams(
-        leg1_id=a,
-        leg2_id=b,
-        window=5,
-        entry_z=1.5,
-        exit_z=0.2,
-        hedge_ratio="fixed",
-        notional=D(1000),
-        entry_cooldown_ms=0,
-        exit_cooldown_ms=0,
-        execution_timeout_ms=60_000,
-        max_unhedged_ms=60_000,
-    )
-    return StrategySpec(id=sid, params=msgspec.structs.replace(params, **overrides))
-
-
 async def _enter_pairs(
     bus, start_worker: StartWorker, **overrides: object
 ) -> tuple[str, list[OrderIntent], Collector[OrderIntent], Any]:
@@ -101,7 +84,7 @@ async def _enter_pairs(
     await put_product(bus, b, base_increment="0.001")
     intents = await Collector[OrderIntent]().start(bus, subjects.intent(sid), OrderIntent)
     worker = await start_worker(uid("w"))
-    await put_spec(bus, _pairs(sid, a, b, **overrides))
+    await put_spec(bus, pairs_spec(sid, a, b, **overrides))
     await eventually(lambda: worker.states().get(sid) == "flat", timeout_s=5, what="instance running")
     # A flat spread (σ = 0, z = 0) then a jump: z = 2 > 1.5 whatever ticks were coalesced.
     for i, p1 in enumerate(["100", "100", "100", "100", "100", "110"]):
@@ -280,7 +263,7 @@ async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
     await kv.put(ORDER_VENUE, tier("0.008"))
     try:
         worker = await start_worker(uid("w"), fees_refresh_s=0.2, taker_fee_rate=D("0.006"))
-        await put_spec(bus, _pairs(sid, a, b))
+        await put_spec(bus, pairs_spec(sid, a, b))
         await eventually(lambda: worker.states().get(sid) == "flat", timeout_s=5, what="instance running")
 
         def taker_bps() -> object:
