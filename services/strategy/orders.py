@@ -1,5 +1,7 @@
 """Order requests → `OrderIntent`s: rounded to the product's grid *before* sending, deterministic
 client order ids, market IOC by default (the dual-leg machine prices nothing: it needs fills now).
+A limit price must already be on the product's price grid: an off-grid one is refused here
+(`price_off_grid`), never rounded after the strategy chose it.
 
 An intent goes to the spec's order venue (its mode decides paper or live, never the market it
 watches) and carries a placement deadline `order_ttl_ms` after the decision, so an intent sent
@@ -33,7 +35,10 @@ def build_intent(
 ) -> OrderIntent | str:
     """The intent for one request, or the reason it cannot be sent."""
     size = round_to_increment(req.size, info.base_increment)
-    reason = unsendable_reason(size, req.reference_price, info)
+    limit = req.limit_price
+    if limit is not None and (not limit.is_finite() or limit <= ZERO or limit % info.price_increment != ZERO):
+        return "price_off_grid"
+    reason = unsendable_reason(size, limit if limit is not None else req.reference_price, info)
     if reason:
         return reason
     reference = None
@@ -47,9 +52,11 @@ def build_intent(
         venue=spec.order_venue,
         product_id=product,
         side=req.side,
-        order_type=OrderType.MARKET,
+        order_type=OrderType.LIMIT if limit is not None else OrderType.MARKET,
         size=size,
-        time_in_force=TimeInForce.IOC,
+        limit_price=limit,
+        time_in_force=req.time_in_force if limit is not None else TimeInForce.IOC,
+        post_only=req.post_only and limit is not None,
         purpose=req.purpose,
         reference_price=reference,
         created_ns=now_ns,

@@ -62,6 +62,11 @@ class DualLegParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     exit_retry_ms: int = 500
     """An incomplete exit is retried after this, doubling each time (3 tries: 0.5 s, 1 s, 2 s), so a
     burst of refusals (risk just restarted, a stale mark) does not use up every try at once."""
+    slippage_bps: Decimal = Decimal("5")
+    """Assumed adverse slippage per round trip, added to the fee tier's cost."""
+
+    def __post_init__(self) -> None:
+        self._check_common()
 
     def _check_common(self) -> None:
         if not self.notional.is_finite() or self.notional <= 0:
@@ -74,6 +79,8 @@ class DualLegParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             raise ValueError("cooldowns cannot be negative")
         if self.exit_retry_ms < 0:
             raise ValueError("exit_retry_ms cannot be negative")
+        if not self.slippage_bps.is_finite() or self.slippage_bps < 0:
+            raise ValueError("slippage_bps must be a number, zero or more")
 
 
 class BasisParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="basis"):
@@ -83,7 +90,6 @@ class BasisParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_field
     future_id: str
     entry_bps: Decimal = Decimal("10")
     exit_bps: Decimal = Decimal("2")
-    slippage_bps: Decimal = Decimal("5")
     allow_reverse: bool = False
 
     def __post_init__(self) -> None:
@@ -103,7 +109,6 @@ class PairsParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_field
     entry_z: float = 2.0
     exit_z: float = 0.5
     hedge_ratio: Literal["ols", "kalman", "fixed"] = "ols"
-    slippage_bps: Decimal = Decimal("5")
     # Rolling-OLS hedge window (0 = same as `window`) and the Kalman option's noises and warm-up.
     hedge_window: int = 0
     kalman_q: float = 1e-5

@@ -13,7 +13,7 @@ from decimal import Decimal
 import msgspec
 
 from shared.messages.base import Side
-from shared.messages.orders import Purpose
+from shared.messages.orders import OrderType, Purpose, TimeInForce
 from shared.messages.products import FeeRates, Priced, ProductInfo
 from shared.messages.strategy import SignalAction
 from shared.money import BPS, ONE, ZERO
@@ -108,8 +108,10 @@ ZERO_COSTS = CostModel(taker_bps=ZERO)
 
 
 class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """An order the dual-leg machine wants. `seq` is unique per instance and monotonic; fills and
-    order-done events are reported back against it."""
+    """An order a strategy wants. `seq` is unique per instance and monotonic; fills and order-done
+    events are reported back against it. `leg` is the 1-based index of the product in the
+    instance's products. Market IOC unless a `limit_price` (already on the product's price grid)
+    is given."""
 
     seq: int
     leg: int
@@ -118,3 +120,7 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     purpose: Purpose
     reference_price: Decimal
     reason: str = ""
+    order_type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.IOC
+    post_only: bool = False
