@@ -22,9 +22,12 @@ class Mode(enum.StrEnum):
     LIVE = "live"
 
 
-class MaCrossoverParams(
-    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="ma_crossover"
-):
+class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Base of every strategy's parameters (built-in or a plug-in's): frozen, keyword-only, and an
+    unknown field is an error, so a typo in a spec or on the command line never passes silently."""
+
+
+class MaCrossoverParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="ma_crossover"):
     """Moving-average crossover on bars of `interval_s` seconds (the original's `--duration`)."""
 
     product_id: str
@@ -48,7 +51,7 @@ class MaCrossoverParams(
             raise ValueError("order_size must be a positive number")
 
 
-class DualLegParams(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class DualLegParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What basis and pairs share: sizing, timing and the PnL gate (in bps of notional)."""
 
     notional: Decimal = Decimal("100")

@@ -28,16 +28,15 @@ from shared.messages.base import Side
 from shared.messages.orders import Liquidity, TimeInForce
 from shared.messages.products import ProductInfo
 from shared.messages.strategy import DualLegParams, SignalAction
+from shared.messages.strategy import Params as _Params
 from shared.strategies.types import CostModel, Decision, Direction
 
+Params = _Params
+"""Base of a strategy's parameters: subclass it and declare typed fields with defaults.
 
-class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Base of a strategy's parameters: subclass it and declare typed fields with defaults.
-
-    Values are validated when the strategy is started or backtested: a wrong type or an unknown
-    name is refused with a message naming the field; raise `ValueError` in `__post_init__` for
-    rules between fields. Money is `Decimal`."""
-
+Values are validated when the strategy is started or backtested: a wrong type or an unknown name
+is refused with a message naming the field; raise `ValueError` in `__post_init__` for rules between
+fields. Money is `Decimal`."""
 
 TwoLegParams = DualLegParams
 """Base of a `TwoLegStrategy`'s parameters: the dual-leg machine's sizing (`notional` of leg 1),
@@ -320,7 +319,7 @@ class Strategy(Generic[P]):
             return
         for base in getattr(cls, "__orig_bases__", ()):
             args = typing.get_args(base)
-            if args and isinstance(args[0], type) and issubclass(args[0], Params | DualLegParams):
+            if args and isinstance(args[0], type) and issubclass(args[0], Params):
                 cls.params_type = args[0]
                 return
 
