@@ -53,6 +53,10 @@ class ExecutionAdapter(Protocol):
     async def cancel(self, request: CancelRequest) -> None:
         """Cancel the named orders, or every open one (of a strategy) when none are named."""
 
+    async def owner(self, client_order_id: str) -> str | None:
+        """The strategy of the order recorded under this id, None when this venue has no record
+        of it (not placed yet, or never): a strategy may cancel only its own orders."""
+
 
 def make_event(
     order: Order,

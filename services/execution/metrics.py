@@ -17,9 +17,16 @@ REDELIVERED = Counter(
 VENUE_RETRIES = Counter("execution_venue_retries_total", "Venue calls retried, by error class", ["error"])
 REFUSED = Counter(
     "execution_orders_refused_total",
-    "Approved orders answered without reaching the venue, by reason (DEADLINE_PASSED, HALTED)",
+    "Approved orders answered without reaching the venue, by reason "
+    "(DEADLINE_PASSED, HALTED, CANCELLED_BY_STRATEGY)",
     ["reason"],
 )
 EPOCH_FLOOR = Gauge(
     "execution_epoch_floor", "The newest risk epoch (halt) execution has seen; older approvals are refused"
+)
+STRATEGY_CANCELS = Counter(
+    "execution_strategy_cancels_total",
+    "Order ids in strategies' cancel requests, by outcome (cancelled, before_placement: answered "
+    "instead of placed, other_strategy and empty: ignored)",
+    ["outcome"],
 )

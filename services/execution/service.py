@@ -20,6 +20,12 @@ Guards, in order, after "is it already at the venue?" (re-reporting a placed ord
   ("DEADLINE_PASSED: ..."), never placed: a decision made on old prices is not sent late.
 
 Both answers are terminal with zero fill, published like any outcome (durable, de-duplicated).
+So is a third, `CANCELLED` ("CANCELLED_BY_STRATEGY: ..."), for an order whose own strategy asked to
+cancel it before it was placed (`cancels.py`: what a strategy's cancel may touch).
+
+Cancels come from one durable over two subjects: risk's `orders.cancel.<venue>` (a halt's
+cancel-all, trusted, carrying the epoch) and strategies' `orders.cancel.<venue>.<strategy>` (judged
+by `StrategyCancels`: only the subject's strategy's own orders, never all of them).
 """
 
 from __future__ import annotations
@@ -30,8 +36,9 @@ import time
 
 import structlog
 
-from services.execution import metrics
+from services.execution import catalogue, metrics
 from services.execution.adapter import ExecutionAdapter, make_event
+from services.execution.cancels import StrategyCancels, cancel_subjects, strategy_of, widen_durable
 from services.execution.config import ExecutionSettings
 from services.execution.errors import FatalVenueError
 from services.execution.factory import build_adapter
@@ -40,7 +47,7 @@ from shared import subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
 from shared.config import CoinbaseCredentials
 from shared.errors import VenueError
-from shared.messages import CancelRequest, FeeRates, Fill, Order, OrderEvent, OrderStatus, ProductInfo
+from shared.messages import CancelRequest, Fill, Order, OrderEvent, OrderStatus, ProductInfo
 from shared.runtime import EXIT_CONFIG, ServiceContext
 from shared.tasks import cancel_and_wait
 
@@ -60,6 +67,7 @@ class ExecutionService:
         self.venue = settings.served_venue
         self.fence = EpochFence()
         self._adapter = adapter
+        self.strategy_cancels = StrategyCancels(self._owner)
         self._bus: Bus | None = None
         self._consumers: list[Consumer] = []
         self._refresh: asyncio.Task[None] | None = None
@@ -98,11 +106,14 @@ class ExecutionService:
         await self.fence.start(ctx.bus)
         durable = f"execution-{self.venue}"
         common = {"ack_wait_s": self.settings.ack_wait_s, "retry_delay_s": self.settings.redelivery_delay_s}
+        risk_cancels, strategy_cancels = cancel_subjects(self.venue)
+        await widen_durable(ctx.bus, f"{durable}-cancel", (risk_cancels, strategy_cancels))
         self._consumers = [
             await ctx.bus.consume(
                 stream=subjects.STREAM_CANCELS,
                 durable=f"{durable}-cancel",
-                subject=subjects.cancel(self.venue),
+                subject=risk_cancels,
+                extra_subjects=(strategy_cancels,),
                 message_type=CancelRequest,
                 handler=self.on_cancel,
                 batch=1,
@@ -175,6 +186,7 @@ class ExecutionService:
                     deliveries=info.num_delivered,
                 )
                 await self._cancel_if_fenced(order)
+                await self._cancel_if_asked(order)
                 return
             if redelivered:
                 metrics.REDELIVERED.labels("false").inc()
@@ -182,6 +194,7 @@ class ExecutionService:
                 return
             status = await self.adapter.place(order)
             await self._cancel_if_fenced(order)
+            await self._cancel_if_asked(order)
         except FatalVenueError as exc:
             self.fatal = str(exc)
             _log.error("venue_fatal", error=str(exc))
@@ -190,7 +203,8 @@ class ExecutionService:
         _log.info("order_handled", client_order_id=order.client_order_id, status=status.value)
 
     async def _refused(self, order: Order) -> bool:
-        """Answer an order that must not be placed (older epoch, past deadline); True if so."""
+        """Answer an order that must not be placed (older epoch, past deadline, cancelled by its
+        strategy); True if so."""
         floor = self.fence.floor if order.epoch < self.fence.floor else await self.fence.refresh()
         now_ns = time.time_ns()
         if order.epoch < floor:
@@ -200,6 +214,10 @@ class ExecutionService:
             status, code = OrderStatus.EXPIRED, "DEADLINE_PASSED"
             late_ms = (now_ns - order.expires_ns) // 1_000_000
             detail = f"{late_ms} ms past its deadline (clock skew allowed: {self.settings.clock_skew_ms} ms)"
+        elif self.strategy_cancels.asked(order):
+            status, code = OrderStatus.CANCELLED, "CANCELLED_BY_STRATEGY"
+            detail = "its strategy cancelled it before it was placed"
+            metrics.STRATEGY_CANCELS.labels("before_placement").inc()
         else:
             return False
         await self.order_event(make_event(order, status, now_ns, reason=f"{code}: {detail}"))
@@ -223,9 +241,33 @@ class ExecutionService:
             )
         )
 
+    async def _cancel_if_asked(self, order: Order) -> None:
+        """Its strategy asked to cancel the order while it was being placed: cancel it now."""
+        if not self.strategy_cancels.asked(order):
+            return
+        _log.info("strategy_cancel_after_placement", client_order_id=order.client_order_id)
+        await self.adapter.cancel(
+            CancelRequest(
+                venue=self.venue,
+                client_order_ids=(order.client_order_id,),
+                strategy_id=order.strategy_id,
+                reason="strategy",
+                requested_ns=time.time_ns(),
+            )
+        )
+
+    async def _owner(self, client_order_id: str) -> str | None:
+        return await self.adapter.owner(client_order_id)
+
     async def on_cancel(self, request: CancelRequest, info: DeliveryInfo) -> None:
         """Cancels always pass; failures are retried through redelivery. A halt's cancel-all raises
-        the epoch floor before its cancels run."""
+        the epoch floor before its cancels run; a strategy's cancel touches its own orders only."""
+        strategy = strategy_of(info.subject)
+        if strategy is not None:
+            narrowed = await self.strategy_cancels.judge(request, strategy)
+            if narrowed is not None:
+                await self.adapter.cancel(narrowed)
+            return
         self.fence.raise_to(request.epoch, "cancel_request")
         if request.venue != self.venue:
             _log.warning("cancel_for_other_venue", venue=request.venue)
@@ -251,35 +293,8 @@ class ExecutionService:
 
     # ---- catalogue ----
     async def publish_products(self) -> list[ProductInfo]:
-        """Write the venue's trading rules to KV `products` (key `<venue>.<product_id>`)."""
-        products = await self.adapter.products()
-        kv = await self.bus.kv(subjects.KV_PRODUCTS, ProductInfo)
-        for product in products:
-            try:
-                key = subjects.product_key(self.venue, product.product_id)
-            except ValueError:
-                continue
-            await kv.put(key, product)
-        _log.info("products_published", count=len(products))
-        await self.publish_fee_rates()
-        return products
-
-    async def publish_fee_rates(self) -> None:
-        """Write the account's fee tier to KV `fee_rates` (key: the venue). A venue that cannot say
-        leaves the last stored tier in place, and strategies keep pricing with it."""
-        try:
-            rates = await self.adapter.fee_rates()
-        except VenueError as exc:
-            _log.warning("fee_rates_unavailable", error=str(exc))
-            return
-        kv = await self.bus.kv(subjects.KV_FEE_RATES, FeeRates)
-        await kv.put(subjects.token(self.venue), rates)
-        _log.info(
-            "fee_rates_published",
-            pricing_tier=rates.pricing_tier,
-            spot_taker=str(rates.spot_taker),
-            futures_taker=str(rates.futures_taker),
-        )
+        """Write the venue's trading rules and fee tier to KV (`catalogue.py`)."""
+        return await catalogue.publish_products(self.bus, self.adapter, self.venue)
 
     async def _refresh_loop(self) -> None:
         while True:

@@ -154,9 +154,13 @@ class PendingOrders:
         return True
 
     def on_event(self, event: OrderEvent) -> None:
-        """Terminal orders leave; others keep what is left unfilled (an order first seen here is added)."""
+        """Terminal orders leave; others keep what is left unfilled (an order first seen here is added).
+        A resting order lives longer than the streams' de-duplication window, so a late re-report of
+        its acceptance can follow its end: an order already terminal never counts again."""
         coid = event.client_order_id
         self._unanswered.pop(coid, None)
+        if coid in self._terminal:
+            return
         if event.status.is_terminal:
             self._terminal.add(coid)
             self._open.pop(coid, None)

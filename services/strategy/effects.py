@@ -20,7 +20,7 @@ from opentelemetry.trace import Link
 from services.strategy import metrics
 from shared import routing, subjects
 from shared.bus import Bus, Consumer, DeliveryInfo
-from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
+from shared.messages.orders import CancelRequest, Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.strategy import StrategySpec
 
 TickMark = tuple[str, int, int, int]
@@ -61,6 +61,38 @@ async def publish_intents(
         client_order_ids=[i.client_order_id for i in intents],
         seqs=[i.intent_seq for i in intents],
     )
+
+
+async def publish_cancels(
+    bus: Bus, spec: StrategySpec, client_order_ids: tuple[str, ...], *, attempt: int = 0
+) -> None:
+    """Ask execution to cancel resting orders of this instance: one request per order on
+    `orders.cancel.<order venue>.<strategy>`, stored in CANCELS under `cancel:<client order id>` so
+    a re-sent cancel (a retry, a restart) is stored once within the stream's de-duplication window
+    (10 minutes); a deliberate new try at the same order passes its `attempt` number. Execution
+    cancels only orders recorded for the subject's strategy; one it has not placed yet is answered
+    `CANCELLED` instead of placed."""
+    if not client_order_ids:
+        return
+    subject = subjects.strategy_cancel(spec.order_venue, spec.id)
+    now = time.time_ns()
+    await asyncio.gather(
+        *(
+            bus.publish_durable(
+                subject,
+                CancelRequest(
+                    venue=spec.order_venue,
+                    client_order_ids=(coid,),
+                    strategy_id=spec.id,
+                    reason="strategy",
+                    requested_ns=now,
+                ),
+                msg_id=f"cancel:{coid}" if not attempt else f"cancel:{coid}:{attempt}",
+            )
+            for coid in client_order_ids
+        )
+    )
+    _log.info("cancels_published", strategy_id=spec.id, client_order_ids=list(client_order_ids))
 
 
 def events_durable(strategy_id: str) -> str:

@@ -81,7 +81,7 @@ def check_intent(intent: OrderIntent, ctx: RiskContext) -> RiskVerdict:
     lost = not ctx.daily_pnl.is_finite() or ctx.daily_pnl <= -ctx.limits.daily_loss_limit
     if lost and not reducing:  # an unknowable daily PnL fails closed
         found.add(Reason.DAILY_LOSS, f"daily PnL {ctx.daily_pnl} <= -{ctx.limits.daily_loss_limit}")
-    price = mid if mid is not None else (intent.limit_price or intent.reference_price)
+    price = _valuation_price(intent, mid)
     if price is not None:
         _check_caps(intent, ctx, exposure, product, delta, price, found)
 
@@ -164,6 +164,17 @@ def _check_market_data(intent: OrderIntent, ctx: RiskContext, found: _Found) -> 
                 f"> {ctx.limits.price_band_bps} bps",
             )
     return mark.price
+
+
+def _valuation_price(intent: OrderIntent, mid: Decimal | None) -> Decimal | None:
+    """The price the caps value the order at: the mid, or its limit price when that is higher.
+
+    A limit order may rest and fill later at its limit: a sell resting above the market is worth
+    its limit when it fills, a buy resting below it less than the mid, so the higher of the two
+    bounds both. Without a fresh mid (refused as stale anyway) the limit or reference price."""
+    if mid is None:
+        return intent.limit_price or intent.reference_price
+    return max(mid, intent.limit_price) if intent.limit_price is not None else mid
 
 
 def _on_grid(value: Decimal, increment: Decimal) -> bool:

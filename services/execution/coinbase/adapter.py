@@ -267,6 +267,11 @@ class CoinbaseAdapter:
         return True
 
     # ---- cancels ----
+    async def owner(self, client_order_id: str) -> str | None:
+        """The strategy of the recorded order (from KV: another replica may have placed it)."""
+        record = await self.orders.fetch(client_order_id)
+        return record.order.strategy_id if record is not None else None
+
     async def cancel(self, request: CancelRequest) -> None:
         """Cancel named orders, or all open ones (of `strategy_id` when set); report each outcome."""
         if request.client_order_ids:

@@ -272,6 +272,11 @@ class PaperAdapter:
             await self._flush()
 
     # ---- cancels ----
+    async def owner(self, client_order_id: str) -> str | None:
+        """The strategy of the recorded order (the records are this venue's memory)."""
+        record = self.records.get(client_order_id)
+        return record.order.strategy_id if record is not None else None
+
     async def cancel(self, request: CancelRequest) -> None:
         """Cancel named orders, or every open one (of `strategy_id` when set)."""
         async with self._lock:

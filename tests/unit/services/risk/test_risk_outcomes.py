@@ -129,3 +129,20 @@ def test_unanswered_approvals_are_released_after_their_deadline_and_margin() -> 
     assert pending.release_unanswered(110, 10) == []
     assert pending.release_unanswered(111, 10) == ["timed"]
     assert len(pending) == 2
+
+
+def test_a_resting_order_counts_until_terminal_and_a_late_re_report_never_revives_it() -> None:
+    pending = PendingOrders()
+    key = PositionKey("s1", "coinbase", "BTC-USD")
+    resting = msgspec.structs.replace(order("rest"), order_type=OrderType.LIMIT, expires_ns=100)
+    pending.approve(resting)
+    pending.on_event(event(OrderStatus.ACCEPTED, coid="rest"))  # answered: rests past its deadline
+    assert pending.release_unanswered(10**12, 0) == []
+    pending.on_event(event(OrderStatus.PARTIALLY_FILLED, coid="rest", filled="0.25"))
+    assert pending.by_position() == {key: D("0.75")}
+    pending.on_event(event(OrderStatus.CANCELLED, coid="rest", filled="0.25"))
+    assert pending.by_position() == {}
+    # A re-report of the acceptance after the streams' de-duplication window has passed
+    pending.on_event(event(OrderStatus.ACCEPTED, coid="rest"))
+    assert pending.by_position() == {}
+    assert len(pending) == 0

@@ -347,3 +347,16 @@ def test_market_orders_are_not_price_banded_but_need_fresh_data() -> None:
     market = {"order_type": OrderType.MARKET, "limit_price": None}
     assert check_intent(intent(**market), context()).approved
     assert Reason.STALE_MARKET_DATA.value in check_intent(intent(**market), context(marks={})).reasons
+
+
+def test_a_limit_order_is_valued_at_the_higher_of_its_limit_and_the_mid() -> None:
+    # 0.5 BTC: 50,000 at the mid; a sell resting 40 bps above it fills at 100,400 = 50,200.
+    ctx = context(limits=limits(max_position_notional=D("50100")))
+    at_mid = intent(side=Side.SELL, size=D("0.5"), limit_price=D("100000.00"))
+    above = intent(side=Side.SELL, size=D("0.5"), limit_price=D("100400.00"))
+    below = intent(side=Side.BUY, size=D("0.5"), limit_price=D("99600.00"))
+    assert check_intent(at_mid, ctx).approved
+    assert Reason.MAX_POSITION_NOTIONAL.value in check_intent(above, ctx).reasons
+    assert check_intent(below, ctx).approved  # a buy resting below is valued at the mid, never less
+    market = intent(side=Side.BUY, size=D("0.502"), order_type=OrderType.MARKET, limit_price=None)
+    assert Reason.MAX_POSITION_NOTIONAL.value in check_intent(market, ctx).reasons
