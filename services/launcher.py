@@ -39,6 +39,9 @@ from shared.messages import StrategySpec
 from shared.nats import auth, install
 from shared.natsserver import NatsServer
 from shared.net import free_port
+from shared.sdk.codestore import put_code
+from shared.sdk.loader import StrategyLoadError
+from shared.sdk.specs import expand_portfolio
 
 _log = structlog.get_logger("launcher")
 DEFAULT_PORTFOLIO = Path(__file__).resolve().parents[1] / "deploy" / "paper-portfolio.json"
@@ -251,17 +254,23 @@ class Launcher:
         }
 
     async def _seed_portfolio(self, path: Path) -> None:
-        """Start the default instances on a fresh stack (never over an operator's own specs)."""
-        specs = msgspec.json.decode(path.read_bytes(), type=list[StrategySpec])
+        """Start the default instances on a fresh stack (never over an operator's own specs). Plug-in
+        entries are loaded and validated here, and their code stored before their specs."""
+        try:
+            entries = expand_portfolio(path.read_bytes(), base_dir=path.parent)
+        except StrategyLoadError as exc:
+            raise LauncherError(f"{path}: {exc}") from None
         bus = await self._connect(CLI_USER)
         try:
             kv = await bus.kv(subjects.KV_STRATEGY_SPECS, StrategySpec)
             if await kv.keys():
                 _log.info("portfolio_kept", reason="specs already exist")
                 return
-            for spec in specs:
-                await kv.put(spec.id, spec)
-            _log.info("portfolio_seeded", file=str(path), instances=[s.id for s in specs])
+            for entry in entries:
+                if entry.code is not None:
+                    await put_code(bus, entry.code.source, entry.code.filename)
+                await kv.put(entry.spec.id, entry.spec)
+            _log.info("portfolio_seeded", file=str(path), instances=[e.spec.id for e in entries])
         finally:
             await bus.close()
 

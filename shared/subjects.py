@@ -73,6 +73,13 @@ def cancel(venue: str) -> str:
     return _join("orders", "cancel", venue)
 
 
+def strategy_cancel(venue: str, strategy_id: str) -> str:
+    """A strategy's cancels of its own resting orders. Execution takes the strategy from this
+    subject (never from the payload) and never reads one as a cancel-all; the CANCELS stream
+    (`orders.cancel.>`) captures it beside risk's cancels."""
+    return _join("orders", "cancel", venue, strategy_id)
+
+
 def order_event(venue: str, strategy_id: str) -> str:
     """Order lifecycle events."""
     return _join("orders", "event", venue, strategy_id)
@@ -149,6 +156,9 @@ KV_FEE_RATES = "fee_rates"
 execution from `GET /transaction_summary`; read by strategies to price their trades."""
 """Trading rules per product (`shared.messages.ProductInfo`), key `<venue>.<product_id>`,
 written by the execution service from its venue at start; read by risk and strategy."""
+KV_STRATEGY_CODE = "strategy_code"
+"""Plug-in strategy sources (`shared.messages.strategy.StrategyCode`), key: the source's sha256; written by
+the CLI when it starts a strategy from a file, read by strategy workers."""
 
 KV_BUCKETS = (
     KV_POSITIONS,
@@ -162,6 +172,7 @@ KV_BUCKETS = (
     KV_SERVICES,
     KV_PRODUCTS,
     KV_FEE_RATES,
+    KV_STRATEGY_CODE,
 )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli import backtest, find_pairs, operate, positions, trading
+from services.cli import backtest, find_pairs, operate, positions, strategies, trading
 from services.launcher import PERMISSIONS_CONF, Launcher, LauncherError, missing_live_limits
 from shared.errors import BusUnavailableError, ConfigError
 from shared.natsserver import NatsServerError
@@ -131,6 +131,7 @@ async def _run_stack(launcher: Launcher, dashboard: bool) -> int:
 backtest.register(app)
 find_pairs.register(app)
 trading.register(app)
+strategies.register(app)
 operate.register(app)
 positions.register(app)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +29,10 @@ from shared.messages import (
     Mode,
     StrategySpec,
 )
+from shared.messages.strategy import StrategyCode
+from shared.sdk.codestore import put_code
+from shared.sdk.loader import PLUGIN_DIRS_ENV, StrategyLoadError, split_dirs
+from shared.sdk.specs import expand_portfolio
 
 PaperFlag = Annotated[
     bool,
@@ -51,9 +57,10 @@ def _spec(spec_id: str, params: object, paper: bool) -> StrategySpec:
         raise error_exit(f"invalid strategy: {field}: {problem}") from None
 
 
-async def _put_specs(specs: list[StrategySpec]) -> None:
-    """Write the specs, unless one would route orders to a venue no execution serves, or would
-    switch a stored instance between paper and live (its positions belong to the old venue)."""
+async def _put_specs(specs: list[StrategySpec], codes: Sequence[StrategyCode] = ()) -> None:
+    """Write the specs (after the plug-in sources they name), unless one would route orders to a
+    venue no execution serves, or would switch a stored instance between paper and live (its
+    positions belong to the old venue)."""
     async with connect() as bus:
         served = await running_venues(bus)
         for venue in sorted({s.order_venue for s in specs}):
@@ -69,17 +76,25 @@ async def _put_specs(specs: list[StrategySpec]) -> None:
                         f"instance {spec.id} trades {old.mode.value} ({old.order_venue}): stop it first"
                         f" (`algopioneer stop {spec.id}`) or use another --id"
                     )
+        for code in codes:
+            await put_code(bus, code.source, code.filename)
         for spec in specs:
             await kv.put(spec.id, spec)
 
 
-def _start(specs: list[StrategySpec]) -> None:
-    asyncio.run(_put_specs(specs))
+def _start(specs: list[StrategySpec], codes: Sequence[StrategyCode] = ()) -> None:
+    asyncio.run(_put_specs(specs, codes))
     for spec in specs:
         typer.echo(
             f"started {spec.kind} instance {spec.id} ({spec.mode.value}, orders to {spec.order_venue})"
             f" on {', '.join(spec.products)}"
         )
+
+
+def plugin_dirs() -> tuple[str, ...]:
+    """Extra folders `package.module:Class` references import from: the strategy workers'
+    setting `ALGOPIONEER_STRATEGY__PLUGIN_DIRS` (separated like PATH), read from the environment."""
+    return split_dirs(os.environ.get(PLUGIN_DIRS_ENV, ""))
 
 
 def _default_id(prefix: str, *products: str) -> str:
@@ -176,22 +191,23 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Path, typer.Option("--config", help="JSON list of strategy specs.")],
         paper: PaperFlag = True,
     ) -> None:
-        """Start every instance in a file (the format `algopioneer find-pairs --out` writes).
+        """Start every instance in a file: stored specs (the format `algopioneer find-pairs --out`
+        writes) and plug-in entries {"id": ..., "strategy": "FILE.py:Class", "params": {...}},
+        their files relative to the portfolio file.
 
         Example: algopioneer portfolio --config pairs.json --paper
         """
         try:
-            specs = msgspec.json.decode(config.read_bytes(), type=list[StrategySpec])
+            entries = expand_portfolio(
+                config.read_bytes(), base_dir=config.parent, search_paths=plugin_dirs()
+            )
         except FileNotFoundError:
             raise error_exit(f"no such file: {config}") from None
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except StrategyLoadError as exc:
             raise error_exit(f"{config}: {exc}") from None
-        if not specs:
-            raise error_exit(f"{config} lists no strategies")
-        ids = [s.id for s in specs]
-        if len(set(ids)) != len(ids):
-            raise error_exit(f"{config}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
-        _start([msgspec.structs.replace(s, mode=Mode.PAPER if paper else Mode.LIVE) for s in specs])
+        mode = Mode.PAPER if paper else Mode.LIVE
+        specs = [msgspec.structs.replace(e.spec, mode=mode) for e in entries]
+        _start(specs, [e.code for e in entries if e.code is not None])
 
     @app.command()
     def stop(spec_id: Annotated[str, typer.Argument(help="Instance id to stop.")]) -> None:

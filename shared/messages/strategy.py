@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -13,6 +13,8 @@ from shared import routing
 from shared.messages.base import Message
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PRODUCT_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CODE_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
 class Mode(enum.StrEnum):
@@ -132,7 +134,52 @@ class PairsParams(DualLegParams, frozen=True, kw_only=True, forbid_unknown_field
             raise ValueError("need 0 <= exit_z < entry_z")
 
 
-StrategyParams = MaCrossoverParams | BasisParams | PairsParams
+class PluginParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="plugin"):
+    """A strategy class written on the public SDK (`shared.sdk`), with its params as plain values.
+
+    Everything a service other than the strategy worker needs is here, so risk, reconciliation and
+    the CLI never run user code: the products the class declared for these values, and the class
+    name (`kind`). The worker loads the class (`shared.sdk.loader`) and validates `values` again."""
+
+    strategy: str
+    """`path/to/file.py:Class`, `package.module:Class`, or an entry point name of group
+    `algopioneer.strategies`."""
+    code: str = ""
+    """For a file reference: sha256 of the file's source, which is stored in KV `strategy_code`
+    under this key, so every worker runs exactly the code that was validated. Empty: the worker
+    reads the reference itself (a module, an entry point, or a file on its own disk)."""
+    products: tuple[str, ...]
+    """What `products()` returned for these values when the spec was written."""
+    values: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The class's `Params` as JSON values (Decimals as strings)."""
+    max_unhedged_ms: int = 0
+    """A `TwoLegStrategy`'s naked-leg bound (its params' `max_unhedged_ms`); 0 for any other
+    strategy. Reconciliation's naked-leg backstop reads it here, without loading user code."""
+
+    def __post_init__(self) -> None:
+        if self.max_unhedged_ms < 0:
+            raise ValueError("max_unhedged_ms cannot be negative")
+        if self.max_unhedged_ms and len(self.products) != 2:
+            raise ValueError("only a two-leg strategy (two products) has a max_unhedged_ms")
+        if not self.strategy.strip() or any(c.isspace() for c in self.strategy):
+            raise ValueError("strategy must be a reference such as 'file.py:Class' (no spaces)")
+        if self.code and not _CODE_PATTERN.match(self.code):
+            raise ValueError("code must be empty or a sha256 (64 lowercase hex digits)")
+        if not self.products:
+            raise ValueError("products must name at least one product")
+        bad = [p for p in self.products if not _PRODUCT_PATTERN.match(p)]
+        if bad:
+            raise ValueError(f"products must be product ids such as BTC-USD, not {bad[0]!r}")
+        if len(set(self.products)) != len(self.products):
+            raise ValueError("products must not repeat a product")
+
+    @property
+    def class_name(self) -> str:
+        """The class a reference names (an entry point's own name stands for its class)."""
+        return self.strategy.rpartition(":")[2]
+
+
+StrategyParams = MaCrossoverParams | BasisParams | PairsParams | PluginParams
 
 
 class StrategySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -165,7 +212,9 @@ class StrategySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     @property
     def kind(self) -> str:
-        """The strategy type, from the params' tag."""
+        """The strategy type: a built-in's tag (`ma_crossover`, `basis`, `pairs`), a plug-in's class."""
+        if isinstance(self.params, PluginParams):
+            return self.params.class_name
         return type(self.params).__struct_config__.tag  # type: ignore[return-value]
 
     @property
@@ -176,7 +225,17 @@ class StrategySpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             return (p.product_id,)
         if isinstance(p, BasisParams):
             return (p.spot_id, p.future_id)
-        return (p.leg1_id, p.leg2_id)
+        if isinstance(p, PairsParams):
+            return (p.leg1_id, p.leg2_id)
+        return p.products
+
+
+class StrategyCode(Message, frozen=True, kw_only=True):
+    """A plug-in strategy file's source, in KV `strategy_code` under its sha256 (`PluginParams.code`)."""
+
+    source: str
+    filename: str
+    """The path it was read from (for messages and tracebacks)."""
 
 
 class SignalAction(enum.StrEnum):

@@ -118,9 +118,10 @@ USERS: tuple[User, ...] = (
     ),
     User(
         "strategy",
-        "strategy workers: intents, signals, status; their own order events and fills; leases and snapshots",
+        "strategy workers: intents, cancels, signals, status; their own order events and fills; leases and snapshots",
         publish=(
             subjects.intent(subjects.REST),
+            subjects.strategy_cancel(subjects.ANY, subjects.ANY),  # its own resting orders only
             subjects.signal(subjects.ANY),
             subjects.strategy_status(subjects.ANY),
             subjects.candles_rpc(subjects.ANY),  # warm-up requests to marketdata
@@ -138,7 +139,7 @@ USERS: tuple[User, ...] = (
             subjects.STREAM_FILLS,
             subjects.STREAM_DECISIONS,
         ),  # strategy-<sid>-events/-fills/-decisions
-        kv_read=(subjects.KV_PRODUCTS, subjects.KV_FEE_RATES),
+        kv_read=(subjects.KV_PRODUCTS, subjects.KV_FEE_RATES, subjects.KV_STRATEGY_CODE),  # plug-in sources
         kv_write=(
             subjects.KV_STRATEGY_SPECS,  # set_enabled on stop
             subjects.KV_WORKER_LEASES,
@@ -257,7 +258,7 @@ USERS: tuple[User, ...] = (
             subjects.KV_WORKER_LEASES,
             subjects.KV_STRATEGY_SNAPSHOTS,
         ),
-        kv_write=(subjects.KV_STRATEGY_SPECS, subjects.KV_RISK_LIMITS),
+        kv_write=(subjects.KV_STRATEGY_SPECS, subjects.KV_RISK_LIMITS, subjects.KV_STRATEGY_CODE),
     ),
     User(
         "admin",

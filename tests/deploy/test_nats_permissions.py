@@ -225,3 +225,34 @@ async def test_only_risk_writes_the_kill_switch(connect: Connect) -> None:
     assert (
         await (await cli.jetstream().key_value(subjects.KV_RISK_STATE)).get("kill_switch")
     ).value == b"halted"
+
+
+@pytest.mark.integration
+async def test_a_strategy_may_cancel_through_its_own_subject_never_cancel_all(connect: Connect) -> None:
+    """Strategies publish `orders.cancel.<venue>.<strategy>` (execution judges whose orders they
+    are); risk's cancel-all subject `orders.cancel.<venue>` stays risk's."""
+    risk, _ = await connect("risk")
+    await streams.provision(risk.jetstream())
+    strategy, conn = await connect("strategy")
+    ack = await strategy.jetstream().publish(
+        subjects.strategy_cancel("coinbase", "s1"), b"cancel-1", headers={"Nats-Msg-Id": "c-1"}
+    )
+    assert ack.stream == subjects.STREAM_CANCELS
+    await strategy.publish(subjects.cancel("coinbase"), b"cancel-all")
+    await strategy.flush()
+    await asyncio.sleep(0.05)
+    assert any("publish" in e and "orders.cancel.coinbase" in e for e in conn.errors), conn.errors
+    execution, econn = await connect("execution")
+    sub = await execution.jetstream().pull_subscribe(
+        subjects.cancel("coinbase"),
+        durable="execution-coinbase-cancel",
+        stream=subjects.STREAM_CANCELS,
+        config=nats.js.api.ConsumerConfig(
+            filter_subjects=[subjects.cancel("coinbase"), subjects.strategy_cancel("coinbase", "*")]
+        ),
+    )
+    messages = await sub.fetch(1, timeout=2)
+    assert [m.data for m in messages] == [b"cancel-1"]  # the cancel-all never reached the stream
+    await messages[0].ack()
+    await execution.flush()
+    assert econn.errors == []
