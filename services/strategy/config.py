@@ -53,8 +53,12 @@ class StrategySettings(ServiceSettings, frozen=True, kw_only=True, forbid_unknow
     """Fallback fee tier, maker."""
     fees_refresh_s: float = 300.0
     """How often a running instance re-reads KV `fee_rates` (a tier changes with 30-day volume)."""
-    ma_execution_timeout_s: float = 30.0
-    """An MA order with no terminal event for this long moves the instance to Reconciling."""
+    execution_timeout_s: float = 30.0
+    """An order the venue has not acknowledged for this long moves the instance to Reconciling
+    (a resting limit order, once acknowledged, may rest as long as the strategy wants)."""
+    plugin_dirs: str = ""
+    """Folders searched for `module:Class` strategy references, separated like PATH (a mounted
+    folder of strategy files in a container: `ALGOPIONEER_STRATEGY__PLUGIN_DIRS=/strategies`)."""
     product_retry_s: float = 2.0
     """While a product's trading rules are missing from KV `products`, look again this often."""
 

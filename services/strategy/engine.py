@@ -17,17 +17,22 @@ from shared.messages.market import Candle, Ticker
 from shared.messages.orders import Fill, OrderEvent, client_order_id
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import SignalAction
+from shared.sdk.context import LogLine
 from shared.strategies import CostModel, Decision, OrderRequest
 
 
 class Outcome(msgspec.Struct, frozen=True, kw_only=True):
-    """The result of one event: orders to send, the decision taken (if a core ran), whether the
-    instance's state changed (snapshot and status at once), and a reason code."""
+    """The result of one event: orders to send, orders to cancel (client order ids of this
+    instance, published before the orders), the decision taken (if a core ran), whether the
+    instance's state changed (snapshot and status at once), a reason code, and the strategy's
+    log lines (an SDK strategy's `ctx.log`)."""
 
     orders: tuple[OrderRequest, ...] = ()
+    cancels: tuple[str, ...] = ()
     decision: Decision | None = None
     changed: bool = False
     reason: str = ""
+    logs: tuple[LogLine, ...] = ()
 
     @property
     def acted(self) -> bool:

@@ -22,7 +22,7 @@ import structlog
 from services.strategy import metrics
 from services.strategy.build import costs_for
 from services.strategy.config import StrategySettings
-from services.strategy.effects import TickMark, publish_intents, start_consumers
+from services.strategy.effects import TickMark, publish_cancels, publish_intents, start_consumers
 from services.strategy.engine import NOTHING, Engine, Outcome
 from services.strategy.jobs import ApplyEvent, ApplyFill, ApplyRefusal, Job, Queued, RunCommand
 from services.strategy.orders import build_intent
@@ -35,10 +35,13 @@ from shared.messages.market import Ticker
 from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import Signal, StrategySpec
+from shared.sdk.api import Strategy
 from shared.strategies import OrderRequest
 from shared.tasks import cancel_and_wait
 
 _log = structlog.get_logger("strategy.instance")
+_strategy_log = structlog.get_logger("strategy.user")
+"""Where a strategy's own `ctx.log` lines go, tagged with its instance."""
 
 
 class Host(Protocol):
@@ -62,12 +65,13 @@ class Instance:
         router: TickRouter,
         settings: StrategySettings,
         spec: StrategySpec,
+        strategy: Strategy[Any],
         engine: Engine,
         infos: dict[str, ProductInfo],
         unsent: tuple[OrderIntent, ...] = (),
     ) -> None:
         self.host, self.bus, self.router, self.settings = host, bus, router, settings
-        self.spec, self.engine, self.infos = spec, engine, infos
+        self.spec, self.strategy, self.engine, self.infos = spec, strategy, engine, infos
         self.sid = spec.id
         self._unsent = unsent
         self._jobs: collections.deque[Queued] = collections.deque()
@@ -216,10 +220,15 @@ class Instance:
 
     # ---- effects ----
     async def _apply(self, outcome: Outcome, tick: TickMark | None, *, store: bool = False) -> Outcome:
-        """Intents (rounded; unsendable ones reported back as done) → snapshot → publish → signal."""
+        """Logs → intents (rounded; unsendable ones reported back as done) → snapshot → cancels →
+        publish → signal. Cancels leave before the new intents (a replace relies on it); a crash
+        between the snapshot and them loses a cancel, which the strategy sees as its order still
+        open (it may ask again)."""
+        self._log_lines(outcome)
         now = time.time_ns()
         pending: list[OrderRequest] = list(outcome.orders)
         intents: list[OrderIntent] = []
+        cancels: list[str] = list(outcome.cancels)
         changed = outcome.changed or store
         while pending:
             req = pending.pop(0)
@@ -229,17 +238,20 @@ class Instance:
                 metrics.UNSENDABLE.labels(built).inc()
                 follow = self.engine.on_order_unsendable(req.seq, now, built)
                 pending.extend(follow.orders)
+                cancels.extend(follow.cancels)
+                self._log_lines(follow)
                 changed = True
             else:
                 intents.append(built)
-        if intents:
-            self._unsent = tuple(intents)
+        self._unsent = tuple(intents)
+        if intents or cancels or changed:
             await self._save()
+        if cancels:
+            await publish_cancels(self.bus, self.spec, tuple(cancels))
+        if intents:
             await self._publish(self._unsent, outcome, tick)
             self._unsent = ()
             self._touched = True
-        elif changed:
-            await self._save()
         decision = outcome.decision
         if decision is not None and outcome.acted and (intents or decision.action.value != self._last_action):
             self._last_action = decision.action.value
@@ -255,6 +267,10 @@ class Instance:
         if changed or self.engine.state != self._last_state:
             await self._status(outcome.reason)
         return outcome
+
+    def _log_lines(self, outcome: Outcome) -> None:
+        for line in outcome.logs:
+            _strategy_log.info(line.event, strategy_id=self.sid, **line.fields)
 
     async def _publish(
         self,
@@ -289,7 +305,7 @@ class Instance:
             _log.warning("fee_rates_unreadable", strategy_id=self.sid, error=str(exc))
             return
         if fees is not None:
-            self.engine.set_costs(costs_for(self.spec, self.settings, self.infos, fees))
+            self.engine.set_costs(costs_for(self.strategy, self.settings, self.infos, fees))
 
     async def _save(self) -> None:
         await self.host.save_snapshot(self.snapshot())

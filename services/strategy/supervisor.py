@@ -20,7 +20,7 @@ import msgspec
 import structlog
 
 from services.strategy import metrics
-from services.strategy.build import build_engine
+from services.strategy.build import build_engine, strategy_for
 from services.strategy.commands import handle_command
 from services.strategy.instance import Instance
 from services.strategy.jobs import RunCommand
@@ -30,7 +30,10 @@ from shared import subjects
 from shared.errors import RevisionConflictError
 from shared.messages import StrategyCommand, StrategyCommandReply, snapshot_key
 from shared.messages.snapshots import InstanceSnapshot
-from shared.messages.strategy import StrategySpec, StrategyStatus
+from shared.messages.strategy import PluginParams, StrategySpec, StrategyStatus
+from shared.sdk.api import Strategy
+from shared.sdk.codestore import get_code
+from shared.sdk.loader import StrategyLoadError, split_dirs
 from shared.tasks import finished
 
 _log = structlog.get_logger("strategy.supervisor")
@@ -173,15 +176,25 @@ class Slot:
             infos, missing = await load_products(self.ctx.bus, spec)
         if missing:
             return
+        try:
+            strategy = await self._load_strategy(spec)
+        except StrategyLoadError as exc:
+            # Not a crash to retry: the same code and values fail the same way until the spec changes.
+            _log.error("strategy_not_loadable", strategy_id=self.sid, error=str(exc))
+            await self._set("invalid", str(exc))
+            await self._idle()
+            return
         fees = await load_fee_rates(self.ctx.bus, spec.order_venue)
-        engine, warm = build_engine(spec, infos, self.ctx.settings, snap, fees)
+        engine, warm = build_engine(spec, infos, self.ctx.settings, snap, fees, strategy=strategy)
         if not warm:
-            history = await fetch_history(self.ctx.bus, spec, self.ctx.settings.warmup_timeout_s)
+            history = await fetch_history(
+                self.ctx.bus, spec, strategy.data(), self.ctx.settings.warmup_timeout_s
+            )
             if history:
                 _log.info("warmed_from_candles", strategy_id=self.sid, bars=engine.warm(history))
         unsent = snap.unsent if snap is not None and not snap.retired else ()
         instance = Instance(
-            self, self.ctx.bus, self.ctx.router, self.ctx.settings, spec, engine, infos, unsent
+            self, self.ctx.bus, self.ctx.router, self.ctx.settings, spec, strategy, engine, infos, unsent
         )
         # Fence: a write right after taking over bumps the snapshot revision, so a previous owner
         # that has not noticed yet can no longer save — and it saves before every intent it sends.
@@ -193,6 +206,18 @@ class Slot:
             self.instance.stop()
         await self.instance.run()
         self.instance = None
+
+    async def _load_strategy(self, spec: StrategySpec) -> Strategy[Any]:
+        """The spec's strategy object; a plug-in file's code comes from KV `strategy_code`, so
+        every worker runs exactly the source that `start` validated."""
+        params = spec.params
+        source = None
+        if isinstance(params, PluginParams) and params.code:
+            stored = await get_code(self.ctx.bus, params.code)
+            if stored is None:
+                raise StrategyLoadError(f"the code of {params.strategy} ({params.code[:12]}) is not stored")
+            source = stored.source
+        return strategy_for(spec, source=source, search_paths=split_dirs(self.ctx.settings.plugin_dirs))
 
     async def _failed(self, exc: BaseException) -> None:
         now = time.monotonic()

@@ -3,9 +3,9 @@ candle history to warm its signal core.
 
 Candle warm-up is best effort: if the market-data service does not answer within
 `warmup_timeout_s`, the instance warms up from live ticks and says so in the log. It runs only
-when no warm snapshot could be restored. MA bars come from candles of the same interval; the pairs
-windows (which count ticks) are pre-filled with one-minute closes of both legs — a coarser series,
-but a far better start than an empty window, and it is replaced tick by tick as the window rolls.
+when no warm snapshot could be restored, and asks for what the strategy's `data()` declares (MA:
+candles of its bar interval; pairs: one-minute closes of both legs, a coarser series than its
+ticks but a far better start than an empty window).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from shared import subjects
 from shared.bus import Bus
 from shared.messages import FeeRates, ProductInfo
 from shared.messages.market import Candle, CandleReply, CandleRequest
-from shared.messages.strategy import MaCrossoverParams, PairsParams, StrategySpec
+from shared.messages.strategy import StrategySpec
+from shared.sdk.api import Data
 
 _log = structlog.get_logger("strategy.warmup")
 _GRANULARITIES = (60, 300, 900, 1800, 3600, 7200, 21600, 86400)
@@ -48,22 +49,22 @@ async def load_fee_rates(bus: Bus, venue: str) -> FeeRates | None:
     return entry.value if entry is not None else None
 
 
-def warmup_plan(spec: StrategySpec) -> tuple[int, int] | None:
-    """(granularity_s, bars) of history worth asking for, or None (basis needs none; an MA
-    interval that is not a venue granularity cannot be rebuilt from candles)."""
-    p = spec.params
-    if isinstance(p, MaCrossoverParams):
-        if p.interval_s not in _GRANULARITIES:
-            return None
-        return p.interval_s, p.long_window + 2
-    if isinstance(p, PairsParams):
-        return 60, max(p.window, p.hedge_window) + p.window + 2
-    return None
+def warmup_plan(data: Data) -> tuple[int, int] | None:
+    """(granularity_s, bars) of history a strategy asked for in `data()`, or None: it asked for
+    none, or its interval is not a venue granularity (it then warms up from live ticks)."""
+    if data.warmup_bars <= 0:
+        return None
+    interval = data.warmup_interval_s or data.bars_s or 60
+    if interval not in _GRANULARITIES:
+        return None
+    return interval, data.warmup_bars
 
 
-async def fetch_history(bus: Bus, spec: StrategySpec, timeout_s: float) -> dict[str, list[Candle]]:
+async def fetch_history(
+    bus: Bus, spec: StrategySpec, data: Data, timeout_s: float
+) -> dict[str, list[Candle]]:
     """Closed candles of every product per the plan; {} when there is no plan or no answer."""
-    plan = warmup_plan(spec)
+    plan = warmup_plan(data)
     if plan is None or timeout_s <= 0:
         return {}
     granularity, bars = plan

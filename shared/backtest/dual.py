@@ -1,10 +1,11 @@
-"""The event-driven pairs / basis backtest: bars of both legs through the live `DualLegStrategy`.
+"""The event-driven dual-leg backtest: bars of both legs through any `TwoLegStrategy` on the live
+dual-leg machine (the built-in pairs and basis are two such strategies).
 
-Each bar is one tick of both legs' closes, stamped with the bar's time, through
-`DualLegStrategy.on_tick` — the very call the live `DualEngine` makes — so the signal core, the
-state machine's cooldowns, PnL gate, stop loss and leg sizing on the products' grids are all the
-service's code. The orders it emits go to `DualVenue`, which fills them at the next bar's opens
-(`next-open`) or at this bar's closes (`close`) and feeds the fills back to the machine.
+Each bar is one tick of both legs' closes, stamped with the bar's time, through the
+`TwoLegRunner` the live `TwoLegEngine` holds — so the signal, the state machine's cooldowns, PnL
+gate, stop loss and leg sizing on the products' grids are all the service's code. The orders it
+emits go to `DualVenue`, which fills them at the next bar's opens (`next-open`) or at this bar's
+closes (`close`) and feeds the fills back to the machine.
 
 Orders emitted on the last bar under `next-open` have no next bar and stay unfilled (as a signal on
 the last bar does in the MA engine); a position still open at the end is closed at the last closes
@@ -15,18 +16,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
+import msgspec
 import numpy as np
 import polars as pl
 
 from shared.backtest.dual_types import DualBars, DualConfig, trades_frame
 from shared.backtest.dual_venue import DualVenue
+from shared.backtest.errors import BacktestError
 from shared.backtest.metrics import compute_metrics
 from shared.backtest.types import BacktestResult
-from shared.messages.strategy import PairsParams
-from shared.strategies import DualLegStrategy, OrderRequest, Quote, State
+from shared.messages.products import ProductInfo
+from shared.messages.strategy import BasisParams, PairsParams
+from shared.sdk.api import TwoLegStrategy
+from shared.sdk.twoleg import TwoLegRunner
+from shared.strategies import LegSpec, OrderRequest, Quote, State
+from shared.strategies.basis_strategy import BasisStrategy
+from shared.strategies.pairs_strategy import PairsStrategy
 
 PROGRESS_EVERY = 20_000
+MAX_LOGS = 1_000
+BACKTEST_ID = "backtest"
+_PRICE_GRID = Decimal("0.00000001")
 
 
 def _decimals(values: np.ndarray) -> list[Decimal]:
@@ -34,11 +46,24 @@ def _decimals(values: np.ndarray) -> list[Decimal]:
     return [Decimal(repr(x)) for x in values.tolist()]
 
 
-def make_strategy(cfg: DualConfig) -> DualLegStrategy:
-    """The live strategy object, built the way the service builds it (`build_dual`)."""
+def builtin_strategy(cfg: DualConfig) -> TwoLegStrategy[Any]:
+    """The built-in pairs or basis strategy of a `dual_config` run."""
     if isinstance(cfg.params, PairsParams):
-        return DualLegStrategy.pairs(cfg.params, cfg.legs, cfg.costs())
-    return DualLegStrategy.basis(cfg.params, cfg.legs, cfg.costs())
+        return PairsStrategy(cfg.params)
+    if isinstance(cfg.params, BasisParams):
+        return BasisStrategy(cfg.params)
+    raise BacktestError(f"{cfg.strategy} is not a built-in: run it with run_two_leg_strategy")
+
+
+def _info(leg: LegSpec) -> ProductInfo:
+    """A leg's rules as a product (a backtest has no price grid: a fine one stands in)."""
+    return ProductInfo(
+        venue=BACKTEST_ID,
+        product_id=leg.product_id,
+        base_increment=leg.base_increment,
+        price_increment=_PRICE_GRID,
+        contract_size=leg.contract_size,
+    )
 
 
 def run_dual(
@@ -46,9 +71,31 @@ def run_dual(
     cfg: DualConfig,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
-    """Replay both legs' bars through the live pairs or basis strategy and account in Decimal."""
-    strategy = make_strategy(cfg)
-    machine = strategy.machine
+    """Replay both legs' bars through the built-in pairs or basis strategy."""
+    return run_two_leg_strategy(builtin_strategy(cfg), bars, cfg, on_progress)
+
+
+def run_two_leg_strategy(
+    strategy: TwoLegStrategy[Any],
+    bars: DualBars,
+    cfg: DualConfig,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BacktestResult:
+    """Replay both legs' bars through `strategy` on the dual-leg machine and account in Decimal.
+    `cfg.params` must be the strategy's params and `cfg.legs` its `legs()`, in order."""
+    if cfg.params != strategy.params:
+        raise BacktestError("the config's params are not the strategy's")
+    if tuple(strategy.legs()) != cfg.products:
+        raise BacktestError(f"the strategy trades {tuple(strategy.legs())}, the config gives {cfg.products}")
+    logs: list[dict[str, Any]] = []
+    runner = TwoLegRunner(
+        BACKTEST_ID,
+        strategy,
+        (_info(cfg.legs[0]), _info(cfg.legs[1])),
+        cfg.costs(),
+        sink=lambda now_ns, event, fields: logs.append({"time": now_ns, "event": event, **fields}),
+    )
+    machine = runner.machine
     venue = DualVenue(cfg, machine)
     n = len(bars)
     times = bars.leg1.time.tolist()
@@ -65,7 +112,12 @@ def run_dual(
             venue.execute(pending, (open1[i], open2[i]), t)
             pending = ()
         c1, c2 = close1[i], close2[i]
-        _, step = strategy.on_tick(t, Quote(price=c1, ts_ns=t), Quote(price=c2, ts_ns=t))
+        _, step = runner.on_tick(t, Quote(price=c1, ts_ns=t), Quote(price=c2, ts_ns=t))
+        own = runner.take_signal()
+        if own is not None:
+            logs.append(
+                {"time": t, "event": "signal", "action": own.action, "value": own.value, "reason": own.reason}
+            )
         venue.note_step(step)
         if step.orders:
             if next_open:
@@ -90,7 +142,7 @@ def run_dual(
     curve = pl.DataFrame({"time": bars.leg1.time, "equity": eq, "in_position": held}).with_columns(
         pl.col("time").cast(pl.Datetime("ns", "UTC"))
     )
-    extra = {
+    extra: dict[str, Any] = {
         "strategy": cfg.strategy,
         "products": list(cfg.products),
         "bars": n,
@@ -101,6 +153,9 @@ def run_dual(
         "machine_state_at_end": machine.state.value,
         "reconciliations": resolved,
     }
+    if logs:  # the strategy's own log lines and signals, as plain data (the first MAX_LOGS)
+        extra["logs"] = msgspec.to_builtins(logs[:MAX_LOGS], enc_hook=str)
+        extra["logs_total"] = len(logs)
     return BacktestResult(
         engine="event",
         config=cfg,

@@ -1,8 +1,10 @@
-"""Value types of the dual-leg (pairs and basis) backtest: config, aligned bars, pair trades.
+"""Value types of the dual-leg backtest (pairs, basis, any `TwoLegStrategy`): config, aligned bars,
+pair trades.
 
-The strategy parameters are the live service's own `PairsParams` / `BasisParams`, not a copy, so a
-backtest is configured exactly like a strategy instance; the backtest adds only what a live
-instance gets from the venue (legs' grids, fees) and from the account (capital).
+The strategy parameters are the live service's own params (`PairsParams`, `BasisParams`, a
+plug-in's `TwoLegParams`), not a copy, so a backtest is configured exactly like a strategy
+instance; the backtest adds only what a live instance gets from the venue (legs' grids, fees) and
+from the account (capital).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import polars as pl
 
 from shared.backtest.errors import BacktestError
 from shared.backtest.types import Bars, Fill
-from shared.messages.strategy import BasisParams, PairsParams
+from shared.messages.strategy import BasisParams, DualLegParams, PairsParams
 from shared.strategies import CostModel, LegSpec
 
 DualKind = Literal["pairs", "basis"]
@@ -29,12 +31,14 @@ class DualConfig:
     cores see, via `costs`): one flat assumption from the command line, not a venue's `FeeRates`
     tier, so a plain number. `slippage_bps` moves each fill against us and is also the params'."""
 
-    params: PairsParams | BasisParams
+    params: DualLegParams
     legs: tuple[LegSpec, LegSpec]
     fill: Fill = "next-open"
     fee_bps: Decimal = Decimal(0)
     slippage_bps: Decimal = Decimal(0)
     capital: Decimal = Decimal(10_000)
+    name: str = ""
+    """A plug-in's name (its reference) for reports; '' for the built-in pairs and basis."""
 
     def __post_init__(self) -> None:
         for name, value in (("--fee-bps", self.fee_bps), ("--slippage-bps", self.slippage_bps)):
@@ -44,9 +48,13 @@ class DualConfig:
             raise BacktestError("--capital must be a positive number")
 
     @property
-    def strategy(self) -> DualKind:
-        """ "pairs" or "basis"."""
-        return "pairs" if isinstance(self.params, PairsParams) else "basis"
+    def strategy(self) -> str:
+        """ "pairs", "basis" or the plug-in's name."""
+        if self.name:
+            return self.name
+        if isinstance(self.params, PairsParams):
+            return "pairs"
+        return "basis" if isinstance(self.params, BasisParams) else type(self.params).__name__
 
     @property
     def products(self) -> tuple[str, str]:
@@ -61,11 +69,13 @@ class DualConfig:
         """One line for tables and chart titles."""
         p = self.params
         a, b = self.products
-        if isinstance(p, PairsParams):
+        if not self.name and isinstance(p, PairsParams):
             return (
                 f"pairs {a}/{b} window {p.window} z {p.entry_z}/{p.exit_z} {p.hedge_ratio}, fill {self.fill}"
             )
-        return f"basis {a}/{b} entry {p.entry_bps} exit {p.exit_bps} bps, fill {self.fill}"
+        if not self.name and isinstance(p, BasisParams):
+            return f"basis {a}/{b} entry {p.entry_bps} exit {p.exit_bps} bps, fill {self.fill}"
+        return f"{self.strategy} {a}/{b}, fill {self.fill}"
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (Decimals as exact strings) for the JSON output and summary files."""

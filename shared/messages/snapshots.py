@@ -13,11 +13,13 @@ import msgspec
 
 from shared.messages.orders import OrderIntent
 from shared.messages.strategy import StrategyParams
+from shared.sdk.book import SdkBook, SdkSnapshot
+from shared.sdk.twoleg import TwoLegSnapshot
 from shared.strategies import DualLegSnapshot, MaCrossoverSnapshot
 
 
 class PendingOrder(msgspec.Struct, kw_only=True):
-    """An MA order sent and not yet terminal."""
+    """An MA order sent and not yet terminal (snapshots saved before the SDK runtime)."""
 
     seq: int
     side: str
@@ -27,8 +29,8 @@ class PendingOrder(msgspec.Struct, kw_only=True):
 
 
 class MaBook(msgspec.Struct, kw_only=True):
-    """The MA instance's execution state around the pure core: position from fills, open orders,
-    the bar being built, and recent trade ids (fills are redelivered after a crash)."""
+    """The MA instance's execution state as snapshots saved before the SDK runtime hold it: read
+    once, when such an instance starts, to carry its position and order sequence over."""
 
     position: Decimal = Decimal(0)
     next_seq: int = 1
@@ -51,9 +53,15 @@ class InstanceSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     params: StrategyParams
     worker_id: str
     saved_ns: int
+    sdk: SdkSnapshot | None = None
+    """A `Strategy`'s book and state (every single- or multi-product strategy, MA included)."""
+    twoleg: TwoLegSnapshot | None = None
+    """A `TwoLegStrategy`'s machine and state (pairs and basis included)."""
     ma: MaCrossoverSnapshot | None = None
     ma_book: MaBook | None = None
     dual: DualLegSnapshot | None = None
+    """`ma`, `ma_book`, `dual`: written by versions before the SDK runtime; read only to carry an
+    instance's positions and order sequence over (never written now)."""
     unsent: tuple[OrderIntent, ...] = ()
     retired: bool = False
     halted: str = ""
@@ -63,6 +71,10 @@ class InstanceSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def next_seq(self) -> int:
         """The first order sequence number the instance may still use."""
+        if self.sdk is not None:
+            return self.sdk.book.next_seq
+        if self.twoleg is not None:
+            return self.twoleg.machine.next_seq
         if self.ma_book is not None:
             return self.ma_book.next_seq
         if self.dual is not None:
@@ -72,13 +84,15 @@ class InstanceSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     def retired_copy(self, worker_id: str, saved_ns: int) -> InstanceSnapshot:
         """Only the order sequence (and params) of this snapshot: what a deleted spec, or a spec
         whose orders now go to another venue, may keep."""
-        book = type(self.ma_book)(next_seq=self.ma_book.next_seq) if self.ma_book is not None else None
         return InstanceSnapshot(
             strategy_id=self.strategy_id,
             params=self.params,
             worker_id=worker_id,
             saved_ns=saved_ns,
-            ma_book=book,
+            sdk=None if self.twoleg is not None else SdkSnapshot(book=SdkBook(next_seq=self.next_seq)),
+            # A two-leg machine stays readable: reconciliation's naked-leg backstop still needs
+            # the hedge ratio of a deleted instance's open legs.
+            twoleg=TwoLegSnapshot(machine=self.twoleg.machine) if self.twoleg is not None else None,
             dual=self.dual,
             retired=True,
         )
