@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from shared.backtest import BacktestResult, Bars
     from shared.backtest.dual_types import DualConfig
     from shared.backtest.rest_candles import Fetched
+    from shared.backtest.sdk_types import SdkConfig
     from shared.backtest.sources import Source
+    from shared.sdk.api import TwoLegStrategy
 
 EXAMPLES = """Examples:
 
@@ -43,7 +45,11 @@ EXAMPLES = """Examples:
 
   algopioneer backtest --product-id BTC-USD --start 2025-01-01 --end 2025-01-08 --granularity 3600
 
+  algopioneer backtest --strategy my_strategy.py:MyStrategy --param product_id=BTC-USD --param interval_s=300 --synthetic --fee-bps 60 --maker-fee-bps 40
+
 Data: columns time (or timestamp), open, high, low, close[, volume]; times ISO-8601 or epoch s/ms/us/ns, strictly increasing. Pairs/basis: one file with a product_id column, or two files (leg 1 first); only times both products have are used.
+
+Your own strategy: --strategy FILE.py:Class, package.module:Class or a registered name, with --param NAME=VALUE for its params. Its products come from the strategy; data is one file with a product_id column or one file per product (in its products() order). Orders fill on bars (market at the next open or --fill close, resting limits when a bar trades through them, post-only that would cross rejected); fees: --fee-bps (taker) and --maker-fee-bps; every product trades on --base-increment and --price-increment.
 
 REST: --start/--end (ISO-8601 or epoch s) fetch candles with the Coinbase SDK (keys from the environment, else public candles), cached as Parquet under --cache-dir; the same request again makes no call.
 
@@ -189,12 +195,76 @@ def _run_dual(src: Source, cfg: DualConfig) -> tuple[BacktestResult, Bars]:
         return run_dual(series, cfg, on_progress=update), series.leg1
 
 
+BUILT_IN = ("ma-crossover", "pairs", "basis")
+
+
+def _run_plugin(
+    ref: str, src: Source, values: dict[str, str], cfg: SdkConfig, n_bars: int, seed: int, interval: int
+) -> tuple[BacktestResult, Bars | None, str]:
+    """Load the user's strategy, read its products' bars, and run it through the SDK runtime."""
+    from shared.backtest.sdk import run_strategy
+    from shared.backtest.sdk_data import series_for
+    from shared.sdk.api import TwoLegStrategy
+    from shared.sdk.loader import declared_products, entry_point_names, instantiate, load_class, parse_ref
+
+    if parse_ref(ref).kind == "entry_point" and ref not in entry_point_names():
+        raise error_exit(
+            f"--strategy '{ref}' is not supported; use ma-crossover, pairs, basis, a registered name"
+            f" ({', '.join(entry_point_names()) or 'none'}) or your own FILE.py:Class / package.module:Class"
+        )
+    strategy = instantiate(load_class(ref), values, strict=False)
+    if isinstance(strategy, TwoLegStrategy):
+        return _run_two_leg(strategy, ref, src, cfg, n_bars, seed, interval)
+    products = declared_products(strategy)
+    series = series_for(src, products, lambda p: _fetch(src, p), n=n_bars, seed=seed, interval_s=interval)
+    with progress("backtest", enabled=max(map(len, series.values())) > 50_000) as update:
+        result = run_strategy(series, strategy, cfg, on_progress=update)
+    first = series[products[0]]
+    return result, first if len(first) == result.equity.height else None, type(strategy).__name__
+
+
+def _run_two_leg(
+    strategy: TwoLegStrategy[Any],
+    ref: str,
+    src: Source,
+    cfg: SdkConfig,
+    n_bars: int,
+    seed: int,
+    interval: int,
+) -> tuple[BacktestResult, Bars | None, str]:
+    """A `TwoLegStrategy` runs on the dual-leg machine, as pairs and basis do (market orders, both
+    legs on the --base-increment grid); its bars are aligned like theirs."""
+    from shared.backtest.dual import run_two_leg_strategy
+    from shared.backtest.dual_types import DualConfig
+    from shared.backtest.sdk import check_state, strategy_failures
+    from shared.backtest.sdk_data import dual_series_for
+    from shared.strategies import LegSpec
+
+    legs = strategy.legs()
+    series = dual_series_for(src, legs, lambda p: _fetch(src, p), n=n_bars, seed=seed, interval_s=interval)
+    specs = tuple(LegSpec(product_id=p, base_increment=cfg.base_increment) for p in legs)
+    dual = DualConfig(strategy.params, (specs[0], specs[1]), fill=cfg.fill, fee_bps=cfg.fee_bps,
+                      slippage_bps=cfg.slippage_bps, capital=cfg.capital, name=ref)  # fmt: skip
+    with strategy_failures(strategy), progress("backtest", enabled=len(series) > 50_000) as update:
+        result = run_two_leg_strategy(strategy, series, dual, on_progress=update)
+        check_state(strategy)
+    return result, series.leg1, type(strategy).__name__
+
+
 def backtest(
     data: Annotated[
         list[Path] | None,
         typer.Option(help="Bars file (.csv/.parquet); pairs/basis: one file with product_id, or two."),
     ] = None,
-    strategy: Annotated[str, typer.Option(help="ma-crossover, pairs or basis.")] = "ma-crossover",
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="ma-crossover, pairs, basis, or your own: FILE.py:Class, package.module:Class or a registered name."
+        ),
+    ] = "ma-crossover",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Your strategy's parameter NAME=VALUE (repeat).")
+    ] = None,
     short: Annotated[int, typer.Option(help="Short moving-average window (bars).")] = 10,
     long: Annotated[int, typer.Option(help="Long moving-average window (bars).")] = 20,
     average: Annotated[Literal["sma", "ema"], typer.Option(help="Average type.")] = "sma",
@@ -209,6 +279,10 @@ def backtest(
         ),
     ] = "strict",
     fee_bps: Annotated[str, typer.Option(help="Fee per fill, in basis points of notional.")] = "0",
+    maker_fee_bps: Annotated[
+        str | None,
+        typer.Option(help="Your strategy: fee of resting limit (maker) fills, bps (default: --fee-bps)."),
+    ] = None,
     slippage_bps: Annotated[str, typer.Option(help="Adverse slippage per fill, in basis points.")] = "0",
     capital: Annotated[str, typer.Option(help="Starting cash.")] = "10000",
     size: Annotated[
@@ -238,8 +312,11 @@ def backtest(
     entry_cooldown_ms: Annotated[int, typer.Option(help="Pairs/basis: wait after flat (ms).")] = 30_000,
     exit_cooldown_ms: Annotated[int, typer.Option(help="Pairs/basis: minimum holding time (ms).")] = 30_000,
     base_increment: Annotated[
-        str, typer.Option(help="Pairs/basis: order-size grid of spot legs.")
+        str, typer.Option(help="Pairs/basis: order-size grid of spot legs; your strategy: of every product.")
     ] = "0.00000001",
+    price_increment: Annotated[
+        str, typer.Option(help="Your strategy: limit-price grid of every product.")
+    ] = "0.01",
     contract_size: Annotated[
         str, typer.Option(help="Basis: base units per future contract (BTC nano: 0.01).")
     ] = "0.01",
@@ -275,18 +352,32 @@ def backtest(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
 ) -> None:
-    """Backtest MA crossover, pairs or basis through the live strategy code."""
+    """Backtest MA crossover, pairs, basis or your own strategy through the live strategy code."""
     from shared.backtest import BacktestConfig, BacktestError, run_event_driven, run_vectorised
     from shared.backtest.dual_types import dual_config
     from shared.backtest.report import result_summary
     from shared.backtest.sources import dual_legs, leg_ids, resolve_source
     from shared.backtest.sweep import grid, run_sweep, sort_rows
+    from shared.sdk.loader import StrategyLoadError, parse_assignments
 
-    if strategy not in ("ma-crossover", "pairs", "basis"):
-        raise error_exit(f"--strategy '{strategy}' is not supported; use ma-crossover, pairs or basis")
     axes = list(sweep or []) + list(more_axes or [])
     if more_axes and not sweep:
         raise error_exit(f"unexpected argument '{more_axes[0]}' (did you mean --sweep {more_axes[0]}?)")
+    plugin = strategy not in BUILT_IN
+    if plugin:
+        given = [name for name, value in (("--sweep", axes), ("--size", size), ("--symbols", symbols),
+                 ("--spot-id", spot_id), ("--future-id", future_id), ("--product-id", product_id)) if value]  # fmt: skip
+        if engine != "event":
+            given.append("--engine vectorised")
+        if given:
+            raise error_exit(
+                f"{given[0]} is not for your own strategy: its products and sizes come from the strategy "
+                "(set them with --param, e.g. --param product_id=BTC-USD)"
+            )
+    elif param or maker_fee_bps is not None:
+        raise error_exit(
+            f"--param and --maker-fee-bps are for your own strategy (FILE.py:Class); {strategy} has its own options"
+        )
     try:
         src = resolve_source(
             list(data or []), synthetic, start, end, granularity, rest_host, ca_file, cache_dir
@@ -301,7 +392,21 @@ def backtest(
             "slippage_bps": parse_decimal(slippage_bps, "--slippage-bps"),
             "capital": parse_decimal(capital, "--capital"),
         }
-        if strategy in ("pairs", "basis"):
+        if plugin:
+            from shared.backtest.sdk_types import SdkConfig
+
+            sdk_cfg = SdkConfig(
+                strategy=strategy,
+                maker_fee_bps=parse_decimal(
+                    maker_fee_bps if maker_fee_bps is not None else fee_bps, "--maker-fee-bps"
+                ),
+                base_increment=parse_decimal(base_increment, "--base-increment"),
+                price_increment=parse_decimal(price_increment, "--price-increment"),
+                **run,
+            )
+            assigned = parse_assignments(param or [])
+            result, chart_bars, title = _run_plugin(strategy, src, assigned, sdk_cfg, bars, seed, interval)
+        elif strategy in ("pairs", "basis"):
             if axes or engine != "event":
                 raise error_exit(
                     f"{strategy} runs on the event engine only (no --sweep, no --engine vectorised)"
@@ -373,7 +478,7 @@ def backtest(
 
             with stderr.status("writing results"):
                 written = save_result(result, out_dir, chart_bars)
-    except BacktestError as exc:
+    except (BacktestError, StrategyLoadError) as exc:
         raise error_exit(str(exc)) from None
     except OSError as exc:
         raise error_exit(
