@@ -13,7 +13,7 @@ from typing import Protocol
 
 import msgspec
 
-from shared.messages.market import Candle, Ticker
+from shared.messages.market import BookUpdate, Candle, Ticker, Trade
 from shared.messages.orders import Fill, OrderEvent, client_order_id
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import SignalAction
@@ -62,6 +62,10 @@ class Engine(Protocol):
 
     def on_ticker(self, ticker: Ticker) -> bool:
         """Take a tick (cheap, synchronous); True when `process` has something to do."""
+        ...
+
+    def on_market(self, message: BookUpdate | Trade) -> bool:
+        """Take a book update or public trade (cheap); True when `process` has something to do."""
         ...
 
     def process(self, now_ns: int) -> Outcome:

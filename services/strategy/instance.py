@@ -29,9 +29,9 @@ from services.strategy.orders import build_intent
 from services.strategy.router import TickRouter
 from services.strategy.warmup import load_fee_rates
 from shared import subjects
-from shared.bus import Bus, Consumer, DeliveryInfo
+from shared.bus import Bus, Consumer, DeliveryInfo, Subscription
 from shared.messages import ProductInfo
-from shared.messages.market import Ticker
+from shared.messages.market import BookUpdate, Ticker, Trade
 from shared.messages.orders import Fill, OrderEvent, OrderIntent, RiskDecision
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import Signal, StrategySpec
@@ -81,6 +81,7 @@ class Instance:
         self._failure: BaseException | None = None
         self._stopping = False
         self._consumers: list[Consumer] = []
+        self._market_subs: list[Subscription] = []
         self.last_signal = ""
         self._last_action = ""
         self._last_state = ""
@@ -104,6 +105,42 @@ class Instance:
         except Exception as exc:
             self._failure = exc
             self._wake.set()
+
+    async def _on_market(self, message: BookUpdate | Trade) -> None:
+        """Books and public trades (only for a strategy whose `data()` asks for them)."""
+        try:
+            if self.engine.on_market(message):
+                self._dirty = True
+                self._wake.set()
+        except Exception as exc:
+            self._failure = exc
+            self._wake.set()
+
+    async def _subscribe_market(self) -> None:
+        """Per-instance subscriptions: books conflated (only the newest top of book matters),
+        trades through a bounded queue (each one is an event). Ticks go through the shared router."""
+        data = self.strategy.data()
+        for product in self.engine.products:
+            if data.book:
+                self._market_subs.append(
+                    await self.bus.subscribe(
+                        subjects.book(self.spec.venue, product),
+                        BookUpdate,
+                        self._on_market,
+                        traced=False,
+                        conflate=True,
+                    )
+                )
+            if data.trades:
+                self._market_subs.append(
+                    await self.bus.subscribe(
+                        subjects.trade(self.spec.venue, product),
+                        Trade,
+                        self._on_market,
+                        traced=False,
+                        max_pending=self.settings.tick_queue,
+                    )
+                )
 
     async def submit(self, job: Job) -> Any:
         """Queue an event or command and wait until it is applied and stored; its result."""
@@ -134,6 +171,7 @@ class Instance:
                 await self.router.add(
                     self.spec.venue, product, self.on_ticker, every_tick=self.engine.every_tick
                 )
+            await self._subscribe_market()
             self.ready.set()
             await self._loop()
             await self._save()
@@ -149,6 +187,8 @@ class Instance:
                 await self.router.remove(
                     self.spec.venue, product, self.on_ticker, every_tick=self.engine.every_tick
                 )
+            for sub in self._market_subs:
+                await sub.unsubscribe()
             for consumer in self._consumers:
                 await consumer.stop()
 

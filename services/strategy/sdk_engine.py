@@ -17,11 +17,11 @@ import msgspec
 from services.strategy.engine import Outcome
 from shared.messages import ProductInfo
 from shared.messages.base import Side
-from shared.messages.market import Candle, Ticker
+from shared.messages.market import BookUpdate, Candle, Ticker, Trade
 from shared.messages.orders import Fill, OrderEvent, Purpose, TimeInForce
 from shared.messages.snapshots import InstanceSnapshot, MaBook
 from shared.messages.strategy import MaCrossoverParams
-from shared.sdk.api import Bar, Strategy, Tick
+from shared.sdk.api import Bar, Book, BookLevel, PublicTrade, Strategy, Tick
 from shared.sdk.book import SdkBook, SdkOrder, SdkSnapshot
 from shared.sdk.runtime import Effects, Runner
 from shared.sdk.state import dump_state, fingerprint
@@ -40,6 +40,27 @@ def tick_of(ticker: Ticker) -> Tick:
         ask=ticker.ask,
         last=ticker.last,
         ts_ns=ticker.exchange_time_ns or ticker.receive_time_ns,
+    )
+
+
+def book_of(update: BookUpdate) -> Book:
+    """The SDK's view of a book update (the top levels, best first)."""
+    return Book(
+        product_id=update.product_id,
+        bids=tuple(BookLevel(level.price, level.size) for level in update.bids),
+        asks=tuple(BookLevel(level.price, level.size) for level in update.asks),
+        ts_ns=update.exchange_time_ns or update.receive_time_ns,
+    )
+
+
+def trade_of(trade: Trade) -> PublicTrade:
+    """The SDK's view of a public trade."""
+    return PublicTrade(
+        product_id=trade.product_id,
+        price=trade.price,
+        size=trade.size,
+        side=trade.side,
+        ts_ns=trade.exchange_time_ns or trade.receive_time_ns,
     )
 
 
@@ -157,6 +178,12 @@ class SdkEngine:
     def on_ticker(self, ticker: Ticker) -> bool:
         """Fold the tick into prices and bars (no strategy code); True when there is work."""
         return self.runner.feed(tick_of(ticker))
+
+    def on_market(self, message: BookUpdate | Trade) -> bool:
+        """A book update or a public trade (for a strategy whose `data()` asks for them)."""
+        return self.runner.feed_market(
+            book_of(message) if isinstance(message, BookUpdate) else trade_of(message)
+        )
 
     def process(self, now_ns: int) -> Outcome:
         """Deliver the closed bars and ticks gathered since the last call."""

@@ -17,7 +17,7 @@ import msgspec
 
 from services.strategy.engine import NOTHING, Outcome, coid_table
 from shared.messages import ProductInfo
-from shared.messages.market import Candle, Ticker
+from shared.messages.market import BookUpdate, Candle, Ticker, Trade
 from shared.messages.orders import Fill, OrderEvent
 from shared.messages.snapshots import InstanceSnapshot
 from shared.messages.strategy import SignalAction
@@ -106,6 +106,10 @@ class TwoLegEngine:
                 self.runner.warm(candle.start * _NS, candle.close, other)
                 used += 1
         return used
+
+    def on_market(self, message: BookUpdate | Trade) -> bool:
+        """A two-leg strategy prices on tickers alone."""
+        return False
 
     def process(self, now_ns: int) -> Outcome:
         """One signal on the latest quotes of both legs (quote = mid, stamped at receipt)."""

@@ -74,7 +74,7 @@ class Runner:
         self.warming = False
         self.out = Pending()
         self.ctx = RunnerContext(self)
-        self._queue: list[Tick | Bar] = []
+        self._queue: list[Tick | Bar | Book | PublicTrade] = []
         self.restored_warm = self._restore(snapshot)
 
     def _restore(self, snapshot: SdkSnapshot | None) -> bool:
@@ -160,6 +160,13 @@ class Runner:
             self._queue.append(tick)
         return bool(self._queue)
 
+    def feed_market(self, item: Book | PublicTrade) -> bool:
+        """A book or a public trade to deliver at the next `flush` (in arrival order with ticks)."""
+        if item.product_id not in self.infos:
+            return False
+        self._queue.append(item)
+        return True
+
     def flush(self, now_ns: int) -> Effects:
         """Deliver what `feed` gathered, in order: closed bars; ticks, exits checked first."""
         self._begin(now_ns)
@@ -167,6 +174,13 @@ class Runner:
         for item in queue:
             if isinstance(item, Bar):
                 self.strategy.on_bar(item, self.ctx)
+                continue
+            if isinstance(item, Book):
+                if self.data.book:
+                    self.strategy.on_book(item, self.ctx)
+                continue
+            if isinstance(item, PublicTrade):
+                self._trade(item)
                 continue
             price = price_of(item)
             self._check_exit(item.product_id, price, price)
@@ -199,11 +213,14 @@ class Runner:
         """A public trade: the latest price, exits, then `on_trade` (when asked for)."""
         self._begin(trade.ts_ns if now_ns is None else now_ns)
         if trade.product_id in self.infos:
-            self.prices[trade.product_id] = trade.price
-            self._check_exit(trade.product_id, trade.price, trade.price)
-            if self.data.trades:
-                self.strategy.on_trade(trade, self.ctx)
+            self._trade(trade)
         return self._end()
+
+    def _trade(self, trade: PublicTrade) -> None:
+        self.prices[trade.product_id] = trade.price
+        self._check_exit(trade.product_id, trade.price, trade.price)
+        if self.data.trades:
+            self.strategy.on_trade(trade, self.ctx)
 
     # ---- execution feedback ----
     def on_fill(
