@@ -30,12 +30,13 @@ test-fast: $(STAMP)
 test-stack: $(STAMP)
 	$(BIN)/python -m pytest -q -m "e2e or chaos" tests/e2e tests/chaos
 
-# Style: ruff (lint and format), then strict mypy over shared, services, tests and bench (its scope,
+# Style: ruff (lint and format), then strict mypy over shared, services, tests, bench and the example strategies (its scope,
 # and the few test modules still excused from some error codes, are in pyproject.toml). CI runs it first.
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests bench
-	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/ruff check shared services tests bench examples
+	$(BIN)/ruff format --check shared services tests bench examples
 	$(BIN)/mypy
+	$(BIN)/mypy examples/strategies
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
