@@ -205,7 +205,8 @@ def _run_plugin(
     from shared.backtest.sdk import run_strategy
     from shared.backtest.sdk_data import series_for
     from shared.sdk.api import TwoLegStrategy
-    from shared.sdk.loader import declared_products, entry_point_names, instantiate, load_class, parse_ref
+    from shared.sdk.loader import entry_point_names, load_class, parse_ref
+    from shared.sdk.values import declared_products, instantiate
 
     if parse_ref(ref).kind == "entry_point" and ref not in entry_point_names():
         raise error_exit(
@@ -358,7 +359,8 @@ def backtest(
     from shared.backtest.report import result_summary
     from shared.backtest.sources import dual_legs, leg_ids, resolve_source
     from shared.backtest.sweep import grid, run_sweep, sort_rows
-    from shared.sdk.loader import StrategyLoadError, parse_assignments
+    from shared.sdk.loader import StrategyLoadError
+    from shared.sdk.values import parse_assignments
 
     axes = list(sweep or []) + list(more_axes or [])
     if more_axes and not sweep:

@@ -23,6 +23,7 @@ from shared.messages.strategy import PluginParams, StrategyParams
 from shared.sdk import loader
 from shared.sdk.loader import StrategyLoadError
 from shared.sdk.specs import builtin_fields, builtin_name, resolve
+from shared.sdk.values import parse_assignments
 
 _PRODUCT_FIELDS = (("products",), ("product_id",), ("leg1_id", "leg2_id"), ("spot_id", "future_id"))
 """Params fields that `--products` fills, first match wins."""
@@ -115,7 +116,7 @@ def register(app: typer.Typer) -> None:
         """
         listed = [p.strip() for p in products.split(",") if p.strip()]
         try:
-            values = loader.parse_assignments(param or ())
+            values = parse_assignments(param or ())
             if listed:
                 _fill_products(_params_fields(strategy), values, listed)
             resolved = resolve(strategy, values, search_paths=plugin_dirs(), from_text=True)

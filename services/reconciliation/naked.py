@@ -22,11 +22,14 @@ from decimal import Decimal
 from services.reconciliation.config import ReconSettings
 from services.reconciliation.instances import corrective_intent, in_flight, next_seq
 from services.reconciliation.model import Action, Kind, LedgerView, SendIntent
-from shared.messages import Purpose, ReconFinding
+from shared.messages import BasisParams, PairsParams, PluginParams, Purpose, ReconFinding, StrategyParams
+from shared.messages.snapshots import InstanceSnapshot
 from shared.money import ZERO, round_to_increment
 
 DUAL_KINDS = frozenset({"basis", "pairs"})
-"""Strategy kinds that hold two legs which must hedge each other."""
+"""Built-in strategy kinds that hold two legs which must hedge each other: what a status alone
+says when neither spec nor snapshot can be read. A plug-in's kind is its class name, so a plug-in
+two-leg instance is known by its params (`legs_of`), from its spec or its snapshot."""
 NOT_RUNNING = frozenset({"halted", "failed", "invalid", "lost", "reconciling"})
 """Status states in which an instance does not manage its own legs. `reconciling` is a machine that
 used up its hedge and unwind attempts (for example while execution stalled and they expired) and
@@ -88,6 +91,29 @@ class NakedPlan:
     findings: tuple[ReconFinding, ...] = ()
     ended_ns: tuple[int, ...] = ()
     """How long each episode that ended at this check lasted."""
+
+
+def legs_of(params: StrategyParams) -> tuple[tuple[str, str], int] | None:
+    """A two-leg instance's legs and naked-leg bound (ms) from its params; None for any other
+    strategy. A plug-in `TwoLegStrategy`'s spec carries both (`PluginParams.max_unhedged_ms` is
+    set only for one), so no user code is loaded here."""
+    if isinstance(params, BasisParams):
+        return (params.spot_id, params.future_id), params.max_unhedged_ms
+    if isinstance(params, PairsParams):
+        return (params.leg1_id, params.leg2_id), params.max_unhedged_ms
+    if isinstance(params, PluginParams) and params.max_unhedged_ms > 0 and len(params.products) == 2:
+        return (params.products[0], params.products[1]), params.max_unhedged_ms
+    return None
+
+
+def hedge_ratio_of(snapshot: InstanceSnapshot) -> Decimal:
+    """Leg-2 units per leg-1 unit of a two-leg machine's snapshot (`dual` only in snapshots saved
+    before the SDK runtime); zero when it holds none."""
+    if snapshot.twoleg is not None:
+        return snapshot.twoleg.machine.hedge_ratio
+    if snapshot.dual is not None:
+        return snapshot.dual.machine.hedge_ratio
+    return ZERO
 
 
 def excess(

@@ -52,8 +52,6 @@ from shared.bus import Bus, Followed, TypedKV
 from shared.config import CoinbaseCredentials
 from shared.kvmirror import KvMirror
 from shared.messages import (
-    BasisParams,
-    PairsParams,
     Purpose,
     ReconFinding,
     ReconReport,
@@ -361,10 +359,9 @@ class ReconciliationService:
             if params is None and snapshot is not None:
                 params = snapshot.params
         limit = self.settings.default_max_unhedged_ms
-        if isinstance(params, BasisParams):
-            products, limit = (params.spot_id, params.future_id), params.max_unhedged_ms
-        elif isinstance(params, PairsParams):
-            products, limit = (params.leg1_id, params.leg2_id), params.max_unhedged_ms
+        legs = naked.legs_of(params) if params is not None else None
+        if legs is not None:
+            products, limit = legs
         elif params is not None or status is None or status.kind not in naked.DUAL_KINDS:
             return None  # not a dual-leg instance, or nothing says what it is
         elif len(status.position) == 2:
@@ -375,8 +372,8 @@ class ReconciliationService:
                 return None
             products = (held[0], held[1] if len(held) == 2 else "")
         ratio = ZERO
-        if snapshot is not None and snapshot.dual is not None and snapshot.order_venue in ("", self.venue):
-            ratio = snapshot.dual.machine.hedge_ratio
+        if snapshot is not None and snapshot.order_venue in ("", self.venue):
+            ratio = naked.hedge_ratio_of(snapshot)
         tiny = naked.TINY
         return naked.Holder(
             strategy_id=sid,

@@ -10,24 +10,11 @@ again after a restart is refused once its prices are old.
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from shared.messages import ProductInfo
 from shared.messages.orders import OrderIntent, OrderType, TimeInForce, client_order_id
 from shared.messages.strategy import StrategySpec
 from shared.money import ZERO, round_to_increment
 from shared.strategies import OrderRequest
-
-
-def unsendable_reason(size: Decimal, price: Decimal, info: ProductInfo) -> str:
-    """Why an order of `size` at `price` cannot go to the venue ('' when it can)."""
-    if size <= ZERO:
-        return "size_rounds_to_zero"
-    if size < info.base_min_size:
-        return "below_min_size"
-    if info.min_notional > ZERO and price > ZERO and info.notional(size, price) < info.min_notional:
-        return "below_min_notional"
-    return ""
 
 
 def build_intent(
@@ -38,7 +25,7 @@ def build_intent(
     limit = req.limit_price
     if limit is not None and (not limit.is_finite() or limit <= ZERO or limit % info.price_increment != ZERO):
         return "price_off_grid"
-    reason = unsendable_reason(size, limit if limit is not None else req.reference_price, info)
+    reason = info.unsendable(size, limit if limit is not None else req.reference_price)
     if reason:
         return reason
     reference = None

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.backtest.dual_types import DualConfig
+from shared.backtest.sdk_types import SdkConfig
 from shared.backtest.types import BacktestConfig, BacktestResult, Metrics
 
 
@@ -16,7 +17,7 @@ def iso(ns: int) -> str:
     return dt.isoformat().replace("+00:00", "Z")
 
 
-def config_dict(cfg: BacktestConfig | DualConfig) -> dict[str, Any]:
+def config_dict(cfg: BacktestConfig | DualConfig | SdkConfig) -> dict[str, Any]:
     """The config with Decimals as strings (exact), for the JSON output and summary files."""
     if isinstance(cfg, DualConfig):
         return cfg.as_dict()

@@ -253,7 +253,7 @@ def _result(
         extra["logs_total"] = len(h.logs)
     return SdkResult(
         engine="event",
-        config=cfg,  # type: ignore[arg-type]
+        config=cfg,
         trades=trades_frame(trades),
         equity=curve,
         metrics=compute_metrics(times, eq, held, pnl, float(cfg.capital)),

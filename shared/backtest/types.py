@@ -18,6 +18,7 @@ from shared.backtest.errors import BacktestError
 
 if TYPE_CHECKING:
     from shared.backtest.dual_types import DualConfig, PairTrade
+    from shared.backtest.sdk_types import SdkConfig
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -152,7 +153,7 @@ class BacktestResult:
     """
 
     engine: Literal["vectorised", "event"]
-    config: BacktestConfig | DualConfig
+    config: BacktestConfig | DualConfig | SdkConfig
     trades: pl.DataFrame
     equity: pl.DataFrame
     metrics: Metrics

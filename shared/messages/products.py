@@ -55,6 +55,19 @@ class ProductInfo(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         """Quote value of `quantity` venue units at `price` per base unit (sign kept)."""
         return quantity * self.contract_size * price
 
+    def unsendable(self, size: Decimal, price: Decimal | None) -> str:
+        """Why an order of `size` (already on the size grid) cannot go to the venue, '' when it
+        can: the one rule strategies, the SDK and the intent builder share. Without a usable
+        `price` (None, not finite, not positive) the notional minimum cannot be judged here;
+        risk checks it again with the price it has."""
+        if size <= 0:
+            return "size_rounds_to_zero"
+        if size < self.base_min_size:
+            return "below_min_size"
+        if price is None or not price.is_finite() or price <= 0 or self.min_notional <= 0:
+            return ""
+        return "below_min_notional" if self.notional(size, price) < self.min_notional else ""
+
 
 def index_products(products: Iterable[ProductInfo]) -> dict[ProductKey, ProductInfo]:
     """Index products by (venue, product_id) for the risk context."""

@@ -76,8 +76,8 @@ class DualLegParams(Params, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     def _check_common(self) -> None:
         if not self.notional.is_finite() or self.notional <= 0:
             raise ValueError("notional must be a positive number")
-        if self.max_tick_age_ms <= 0 or self.execution_timeout_ms <= 0:
-            raise ValueError("max_tick_age_ms and execution_timeout_ms must be positive")
+        if self.max_tick_age_ms <= 0 or self.execution_timeout_ms <= 0 or self.max_unhedged_ms <= 0:
+            raise ValueError("max_tick_age_ms, execution_timeout_ms and max_unhedged_ms must be positive")
         if self.stop_loss_bps >= 0:
             raise ValueError("stop_loss_bps must be negative")
         if self.entry_cooldown_ms < 0 or self.exit_cooldown_ms < 0:

@@ -15,7 +15,6 @@ import msgspec
 
 from shared.messages.base import Side
 from shared.messages.orders import Purpose, TimeInForce, client_order_id
-from shared.messages.products import ProductInfo
 from shared.money import ZERO
 from shared.sdk.api import OrderState, OrderView
 from shared.sdk.bars import BarState
@@ -291,14 +290,3 @@ def check_flags(product_id: str, limit: Decimal | None, tif: TimeInForce, post_o
         raise ValueError(f"{product_id}: time in force GTD is not supported; use GTC, IOC or FOK")
     if post_only and (limit is None or tif is not TimeInForce.GTC):
         raise ValueError(f"{product_id}: post_only needs a GTC limit order")
-
-
-def too_small(size: Decimal, price: Decimal | None, info: ProductInfo) -> str:
-    """Why a rounded size is below the product's minimums ('' when it is not)."""
-    if size <= ZERO:
-        return "size_rounds_to_zero"
-    if size < info.base_min_size:
-        return "below_min_size"
-    if info.min_notional > ZERO and price is not None and info.notional(size, price) < info.min_notional:
-        return "below_min_notional"
-    return ""

@@ -21,7 +21,7 @@ from shared.messages.products import ProductInfo
 from shared.messages.strategy import SignalAction
 from shared.money import ZERO, is_on_grid, round_to_increment, to_decimal
 from shared.sdk.api import OrderView
-from shared.sdk.book import SdkExit, SdkOrder, check_flags, too_small
+from shared.sdk.book import SdkExit, SdkOrder, check_flags
 from shared.strategies.types import CostModel, Decision, OrderRequest
 
 if TYPE_CHECKING:
@@ -275,7 +275,7 @@ class RunnerContext:
             return None
         size = round_to_increment(size, info.base_increment)
         price = limit if limit is not None else self.price(product_id)
-        small = too_small(size, price, info)
+        small = info.unsendable(size, price)
         if small:
             self.log("order_too_small", reason=small, product_id=product_id, size=str(size), tag=tag)
             return None

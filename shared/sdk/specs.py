@@ -29,6 +29,7 @@ from shared.messages.strategy import PluginParams, StrategyCode, StrategyParams,
 from shared.sdk import loader
 from shared.sdk.api import Strategy, TwoLegStrategy
 from shared.sdk.loader import StrategyLoadError
+from shared.sdk.values import declared_products, instantiate, params_error, text_values, values_of
 
 _BUILTIN_FIELDS: dict[str, tuple[str, ...]] = {
     str(t.__struct_config__.tag): t.__struct_fields__
@@ -80,20 +81,20 @@ def resolve(
         try:
             params = msgspec.convert({**values, "type": builtin}, StrategyParams, strict=False)
         except msgspec.ValidationError as exc:
-            raise loader.params_error(exc, _BUILTIN_FIELDS[builtin]) from None
+            raise params_error(exc, _BUILTIN_FIELDS[builtin]) from None
         return Resolved(params)
     parsed = loader.parse_ref(ref)
     source = sha = None
     if parsed.kind == "file":
         source, sha, _ = loader.read_file_ref(ref, base_dir)
     cls = loader.load_class(ref, source=source, search_paths=search_paths)
-    typed = loader.text_values(cls, values) if from_text else values
-    strategy = loader.instantiate(cls, typed, strict=False)
+    typed = text_values(cls, values) if from_text else values
+    strategy = instantiate(cls, typed, strict=False)
     plugin = PluginParams(
         strategy=ref.strip(),
         code=sha or "",
-        products=loader.declared_products(strategy),
-        values=loader.values_of(strategy.params),
+        products=declared_products(strategy),
+        values=values_of(strategy.params),
         max_unhedged_ms=strategy.params.max_unhedged_ms if isinstance(strategy, TwoLegStrategy) else 0,
     )
     code = None if source is None else StrategyCode(source=source, filename=parsed.target)
@@ -152,8 +153,8 @@ def build(
     cls = loader.load_class(
         params.strategy, source=source, code=params.code or None, search_paths=search_paths
     )
-    strategy = loader.instantiate(cls, params.values, strict=False)
-    products = loader.declared_products(strategy)
+    strategy = instantiate(cls, params.values, strict=False)
+    products = declared_products(strategy)
     if products != params.products:
         raise StrategyLoadError(
             f"{cls.__name__}.products() is {products}, the spec says {params.products}: start it again"

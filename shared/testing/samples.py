@@ -7,8 +7,11 @@ from decimal import Decimal as D
 import msgspec
 
 from shared import messages as m
+from shared.sdk.loader import source_sha
 
 NS = 1_764_000_000_000_000_000
+PLUGIN_SOURCE = """from shared.sdk import TwoLegStrategy\n\n\nclass Spread(TwoLegStrategy):\n    ...\n"""
+"""A strategy file's source as KV `strategy_code` stores it (not a working strategy)."""
 
 
 def every_message() -> list[msgspec.Struct]:
@@ -141,6 +144,18 @@ def every_message() -> list[msgspec.Struct]:
         ),
         position,
         m.StrategySpec(id="pairs-eth-btc", params=m.PairsParams(leg1_id="ETH-USD", leg2_id="BTC-USD")),
+        m.StrategySpec(
+            id="spread-eth-btc",
+            params=m.PluginParams(
+                strategy="strategies/spread.py:Spread",
+                code=source_sha(PLUGIN_SOURCE),
+                products=("ETH-USD", "BTC-USD"),
+                values={"notional": "250.00", "window": 30, "legs": ["ETH-USD", "BTC-USD"], "fast": True},
+                max_unhedged_ms=2_500,
+            ),
+            venue="coinbase",
+        ),
+        m.StrategyCode(source=PLUGIN_SOURCE, filename="strategies/spread.py"),
         m.StrategyStatus(
             strategy_id="ma-btc",
             kind="ma_crossover",

@@ -19,6 +19,7 @@ from shared.messages import MaCrossoverParams, StrategySpec
 from shared.messages.strategy import PluginParams, StrategyCode
 from shared.sdk import loader
 from shared.sdk.codestore import get_code
+from shared.sdk.values import declared_products, instantiate
 from tests.cli.helpers import ExecutionRunning
 
 runner = CliRunner()
@@ -206,8 +207,8 @@ def test_new_strategy_writes_a_file_that_loads(tmp_path: Path, two_leg: bool) ->
     imports = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
     assert all(" shared." not in line or line.startswith("from shared.sdk import ") for line in imports)
     cls = loader.load_class(f"{path}:RsiReversion")
-    strategy = loader.instantiate(cls, {})
-    assert loader.declared_products(strategy) == (("ETH-USD", "BTC-USD") if two_leg else ("BTC-USD",))
+    strategy = instantiate(cls, {})
+    assert declared_products(strategy) == (("ETH-USD", "BTC-USD") if two_leg else ("BTC-USD",))
     assert one_line_error(args) == f"error: {path} exists: choose another name or folder"
     assert path.read_text() == source
 

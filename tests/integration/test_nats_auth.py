@@ -42,6 +42,7 @@ from shared.messages import (
 from shared.messages.strategy import MaCrossoverParams, StrategySpec
 from shared.nats import auth
 from shared.natsserver import NatsServer
+from shared.sdk.codestore import get_code, put_code
 from shared.testing import eventually, free_port
 
 pytestmark = pytest.mark.integration
@@ -445,6 +446,7 @@ async def test_a_push_consumer_cannot_deliver_into_approved(stack: Stack) -> Non
         ("execution", subjects.KV_RISK_STATE),  # reads the halt epoch, never moves it
         ("reconciliation", subjects.KV_WORKER_LEASES),
         ("reconciliation", subjects.KV_STRATEGY_SNAPSHOTS),
+        ("strategy", subjects.KV_STRATEGY_CODE),  # runs the code the CLI validated, never stores any
     ],
 )
 async def test_only_owners_write_their_buckets(stack: Stack, user: str, bucket: str) -> None:
@@ -453,6 +455,26 @@ async def test_only_owners_write_their_buckets(stack: Stack, user: str, bucket: 
     with pytest.raises(DENIED):
         await kv.put("forged", b"x")
     assert any(f"$kv.{bucket}.forged" in v.lower() for v in await client.settle()), client.errors
+
+
+async def test_strategy_code_is_stored_by_the_cli_and_read_by_strategy_workers_only(stack: Stack) -> None:
+    """A plug-in strategy's source goes from the CLI to the workers through KV; no other service
+    needs it (they read a plug-in spec's products and bounds, never its code)."""
+    cli, strategy, risk = (
+        await stack.connect("cli"),
+        await stack.connect("strategy"),
+        await stack.connect("risk"),
+    )
+    sha = await put_code(cli.bus, "class Momo: ...\n", "momo.py")
+    stored = await get_code(strategy.bus, sha)
+    assert stored is not None
+    assert (stored.source, stored.filename) == ("class Momo: ...\n", "momo.py")
+    kv = await risk.bus.nc.jetstream(timeout=0.5).key_value(subjects.KV_STRATEGY_CODE)
+    with pytest.raises(DENIED):
+        await kv.get(sha)
+    assert any(subjects.KV_STRATEGY_CODE in v for v in await risk.settle()), risk.errors
+    for client in (cli, strategy):
+        assert await client.settle() == [], client.errors
 
 
 async def test_the_guards_read_what_they_fence_with(stack: Stack) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from services.strategy.effects import decisions_durable
+from services.strategy.sdk_engine import SdkEngine
 from services.strategy.specs import put_spec
+from services.strategy.twoleg_engine import TwoLegEngine
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import CommandAction, FeeRates, StrategyCommand, StrategyCommandReply
@@ -22,6 +24,7 @@ from shared.messages.orders import (
     client_order_id,
 )
 from shared.messages.strategy import MaCrossoverParams, Signal, StrategySpec, StrategyStatus
+from shared.strategies.ma_strategy import MaCrossoverStrategy
 from shared.testing import eventually
 from tests.integration.strategy.conftest import StartWorker
 from tests.integration.strategy.helpers import (
@@ -67,7 +70,9 @@ async def test_ma_crossover_emits_a_rounded_market_ioc_intent(bus, start_worker:
         TimeInForce.IOC,
         Purpose.ENTRY,
     )
-    assert intent.reference_price == D("120")
+    # The cross is decided on the bar that closed at 120, when the first tick of the next bar (150)
+    # arrives: a market order's reference is the price it meets, the latest one.
+    assert intent.reference_price == D("150")
     assert intent.venue == ORDER_VENUE  # a paper spec: its orders go to the paper venue
     assert intent.expires_ns == intent.created_ns + 5_000 * 1_000_000  # the default order_ttl_ms
     assert [s.action.value for s in signals.items] == ["buy"]
@@ -234,8 +239,13 @@ async def test_candle_history_warms_the_core_when_market_data_answers(bus, start
     params = MaCrossoverParams(product_id=product, short_window=2, long_window=3, interval_s=60)
     await put_spec(bus, StrategySpec(id=sid, params=params))
     await eventually(lambda: worker.states().get(sid) == "flat", what="running")
-    core = worker.slots[sid].instance.engine.core  # type: ignore[union-attr]
-    assert len(core.snapshot().long.xs) == 3  # the long window is already full: no live warm-up needed
+    instance = worker.slots[sid].instance
+    assert instance is not None
+    assert isinstance(instance.engine, SdkEngine)
+    strategy = instance.engine.runner.strategy
+    assert isinstance(strategy, MaCrossoverStrategy)
+    # the long window is already full: no live warm-up needed
+    assert len(strategy.core.snapshot().long.xs) == 3
 
 
 async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
@@ -269,7 +279,8 @@ async def test_an_instance_prices_with_the_venues_fee_tier_and_follows_a_change(
         def taker_bps() -> object:
             instance = worker.slots[sid].instance
             assert instance is not None
-            return instance.engine.strategy.machine.acct.costs.taker_bps  # type: ignore[attr-defined]
+            assert isinstance(instance.engine, TwoLegEngine)
+            return instance.engine.machine.acct.costs.taker_bps
 
         assert taker_bps() == D(80)
         await kv.put(ORDER_VENUE, tier("0.004"))

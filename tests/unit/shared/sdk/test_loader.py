@@ -19,19 +19,15 @@ from shared.sdk.loader import (
     ENTRY_POINT_GROUP,
     StrategyLoadError,
     StrategyRef,
-    instantiate,
     load_class,
-    make_params,
-    parse_assignments,
-    parse_params,
     parse_ref,
     read_file_ref,
     source_sha,
     split_dirs,
-    values_of,
 )
 from shared.sdk.specs import build
 from shared.sdk.state import dump_state, fingerprint, load_state
+from shared.sdk.values import instantiate, make_params, parse_assignments, parse_params, values_of
 
 GOOD = textwrap.dedent(
     '''
