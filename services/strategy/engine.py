@@ -1,8 +1,8 @@
 """What the instance runtime needs from a strategy, whatever its kind: an `Engine`.
 
-An engine wraps a pure core (MA crossover, or a dual-leg strategy) with the little bookkeeping the
-live service adds around it — client order id ↔ sequence, position from fills, the bar builder —
-and still does no I/O: time comes in, `Outcome`s (order requests, the decision, whether state
+An engine wraps a `shared.sdk` strategy (`SdkEngine` for any `Strategy`, `TwoLegEngine` for a
+`TwoLegStrategy`) with the little bookkeeping the live service adds around it — client order id ↔
+sequence, position from fills, the bar builder — and still does no I/O: time comes in, `Outcome`s (order requests, the decision, whether state
 changed) go out. That keeps the service thin and the engines unit-testable without NATS.
 """
 

@@ -93,8 +93,9 @@ def outcome_of(effects: Effects) -> Outcome:
 def from_ma_snapshot(
     params: MaCrossoverParams, book: MaBook, core: MaCrossoverSnapshot | None
 ) -> SdkSnapshot:
-    """An SDK snapshot of an instance last saved by the old MA engine: its position, open orders,
-    order sequence and trade ids carry over; its core too when given (saved with `params`)."""
+    """An SDK snapshot of an instance saved before the SDK runtime (the MA engine's `ma` and
+    `ma_book`): its position, open orders, order sequence and trade ids carry over; its core too
+    when given (saved with `params`)."""
     product = params.product_id
     orders = [
         SdkOrder(

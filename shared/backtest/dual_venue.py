@@ -3,7 +3,7 @@
 It plays the part the execution service and the exchange play live: every `OrderRequest` the
 machine emits is filled in full at the bar's price (slipped against us, fee charged on the filled
 notional) and reported back with `machine.on_fill(...)` then `machine.on_order_done(...)`, exactly
-the two events the live `DualEngine` forwards. Orders the machine asks for in reaction (a hedge,
+the two events the live `TwoLegEngine` forwards. Orders the machine asks for in reaction (a hedge,
 an unwind, an exit retry) are filled at once at the same prices. Cash and positions are Decimal
 and come only from these fills, so the account is independent of the machine's own bookkeeping
 (a test checks that the two agree).

@@ -70,9 +70,10 @@ async def test_ma_crossover_emits_a_rounded_market_ioc_intent(bus, start_worker:
         TimeInForce.IOC,
         Purpose.ENTRY,
     )
-    # The cross is decided on the bar that closed at 120, when the first tick of the next bar (150)
-    # arrives: a market order's reference is the price it meets, the latest one.
-    assert intent.reference_price == D("150")
+    # The cross is decided on the bar that closed at 120, once the first tick of the next bar (150)
+    # has arrived: a market order's reference is the latest price seen when it is decided (a later
+    # tick of the burst may already be in under load).
+    assert intent.reference_price in (D("150"), D("180"))
     assert intent.venue == ORDER_VENUE  # a paper spec: its orders go to the paper venue
     assert intent.expires_ns == intent.created_ns + 5_000 * 1_000_000  # the default order_ttl_ms
     assert [s.action.value for s in signals.items] == ["buy"]

@@ -28,7 +28,8 @@ def _seen_by(worker: StrategyService, sid: str) -> str:
     """What a worker's instance made of the ticks, for a failure message."""
     slot = worker.slots.get(sid)
     inst = slot.instance if slot is not None else None
-    book = getattr(inst.engine, "book", None) if inst is not None else None
+    runner = getattr(inst.engine, "runner", None) if inst is not None else None
+    book = getattr(runner, "book", None)  # the SDK engine's book: positions, orders, bars
     router = worker._ctx.router if worker._ctx is not None else None
     return (
         f"state={worker.states().get(sid)} ticks_routed={router.received if router else None} "
@@ -95,9 +96,8 @@ async def test_takeover_restores_the_snapshot_and_continues_the_order_sequence(
 
     async def stored_long() -> bool:
         entry = await snapshots.get(snapshot_key(sid))
-        return (
-            entry is not None and entry.value.ma_book is not None and entry.value.ma_book.position == D("0.5")
-        )
+        sdk = entry.value.sdk if entry is not None else None
+        return sdk is not None and sdk.book.positions.get(product) == D("0.5")
 
     await eventually(stored_long, what="the fill is in the snapshot")
     await eventually(lambda: a.states().get(sid) == "in_position", what="A is long")

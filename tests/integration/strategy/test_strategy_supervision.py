@@ -8,7 +8,7 @@ import asyncio
 import msgspec
 import pytest
 
-from services.strategy.ma_engine import MaEngine
+from services.strategy.sdk_engine import SdkEngine
 from services.strategy.specs import SpecError, delete_spec, list_specs, put_spec
 from services.strategy.supervisor import Slot
 from shared import subjects
@@ -58,15 +58,15 @@ async def test_a_crashing_instance_is_restarted_and_a_hopeless_one_halted(
     await put_product(bus, p1)
     await put_product(bus, p2)
     crashes: list[str] = []
-    original = MaEngine.on_ticker
+    original = SdkEngine.on_ticker
 
-    def exploding(self: MaEngine, tick: Ticker) -> bool:
+    def exploding(self: SdkEngine, tick: Ticker) -> bool:
         if tick.last == D(666):
-            crashes.append(self.sid)
+            crashes.append(self.runner.sid)
             raise RuntimeError("boom")
         return original(self, tick)
 
-    monkeypatch.setattr(MaEngine, "on_ticker", exploding)
+    monkeypatch.setattr(SdkEngine, "on_ticker", exploding)
     status = await Collector[StrategyStatus]().start(bus, subjects.strategy_status(hopeless), StrategyStatus)
     worker = await start_worker(uid("w"), restart_budget=3)
     await put_spec(bus, _ma(flaky, p1))

@@ -16,6 +16,9 @@ from shared import codec
 from shared import messages as m
 from shared.bus import TypedKV
 from shared.messages.snapshots import InstanceSnapshot, MaBook
+from shared.sdk.book import SdkBook, SdkSnapshot
+from shared.sdk.twoleg import TwoLegSnapshot
+from shared.strategies import MachineState
 from shared.testing.samples import every_message
 from shared.venue import Account, Position
 
@@ -94,14 +97,21 @@ def test_instance_keys_and_leases_keep_their_layout() -> None:
     assert command.positions == (D(1), D(-1))
 
 
-def test_an_instance_snapshot_reads_as_stored() -> None:
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"sdk": SdkSnapshot(book=SdkBook(positions={"BTC-USD": D("0.5")}, next_seq=9), state=b"x")},
+        {"twoleg": TwoLegSnapshot(machine=MachineState(next_seq=9), fingerprint="f")},
+        {"ma_book": MaBook(next_seq=9)},  # written before the SDK runtime
+    ],
+    ids=["sdk", "twoleg", "ma_book"],
+)
+def test_an_instance_snapshot_reads_as_stored(state: dict[str, Any]) -> None:
     params = next(x for x in every_message() if isinstance(x, m.StrategySpec)).params
-    snapshot = InstanceSnapshot(
-        strategy_id="ma-1", params=params, worker_id="w1", saved_ns=5, ma_book=MaBook(next_seq=9)
-    )
+    snapshot = InstanceSnapshot(strategy_id="ma-1", params=params, worker_id="w1", saved_ns=5, **state)
     again = stored(wire(snapshot), InstanceSnapshot)
     assert again == snapshot
-    assert again.retired_copy("w2", 6).next_seq == 9
+    assert again.next_seq == again.retired_copy("w2", 6).next_seq == 9
 
 
 def test_paper_keys_keep_their_layout() -> None:

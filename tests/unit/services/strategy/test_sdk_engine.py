@@ -1,200 +1,184 @@
-"""The SDK engine: tickers and candles in, outcomes out; and the MA crossover written on the public
-API deciding exactly as `MaEngine` does on the same ticks and the same execution feedback."""
+"""The SDK engine: tickers and candles in, outcomes out. The built-in MA crossover through it: bars
+cut on exchange time, rounded orders, the position from fills, execution feedback, restarts and
+warm-up (long runs and snapshots of older versions: test_sdk_engine_runs.py)."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
 import pytest
 
+from services.strategy.build import build_engine
+from services.strategy.config import StrategySettings
 from services.strategy.engine import Outcome
-from services.strategy.ma_engine import MaEngine
-from services.strategy.sdk_engine import SdkEngine, from_ma_snapshot, tick_of
+from services.strategy.sdk_engine import SdkEngine, tick_of
 from shared.messages.base import Side
 from shared.messages.market import Candle
 from shared.messages.orders import OrderStatus, Purpose, client_order_id
 from shared.messages.snapshots import InstanceSnapshot
-from shared.messages.strategy import MaCrossoverParams
+from shared.messages.strategy import MaCrossoverParams, SignalAction, StrategySpec
 from shared.sdk import Context
-from shared.strategies import CostModel, OrderRequest
+from shared.strategies import CostModel, MaCrossover
 from shared.strategies.ma_strategy import MaCrossoverStrategy
 from tests.unit.services.strategy.helpers import SECOND, T0, D, event_of, fill_of, info, tick
+from tests.unit.services.strategy.helpers_ma import SID, P, Venue, core_of, full, ma_crossover_engine, walk
 from tests.unit.shared.sdk.helpers_runtime import ProbeParams, probe_class
 
-SID, P = "ma-1", "BTC-USD"
-Engine = MaEngine | SdkEngine
+GOLDEN = [100, 100, 100, 100, 90, 80, 70, 120, 150]
+"""One bar a second: a golden cross on the last bar (short 2, long 3)."""
 
 
-def engines(
-    order_size: str = "0.00123456", min_size: str = "0", interval_s: int = 1
-) -> tuple[MaEngine, SdkEngine]:
-    """The old engine and the SDK one, on the same params and product."""
-    params = MaCrossoverParams(
-        product_id=P, short_window=2, long_window=4, interval_s=interval_s, order_size=D(order_size)
-    )
-    product = info(P, min_size=min_size)
-    old = MaEngine(SID, params, product, timeout_s=5.0)
-    new = SdkEngine.create(
-        SID, MaCrossoverStrategy(params), {P: product}, CostModel(taker_bps=D(60)), timeout_s=5.0
-    )
-    return old, new
+def engine(order_size: str = "0.00123456", min_size: str = "0") -> SdkEngine:
+    return ma_crossover_engine(order_size=order_size, min_size=min_size, long_window=3)
 
 
-Feedback = Callable[[Engine, OrderRequest, int], None]
-
-
-def full(e: Engine, o: OrderRequest, now: int) -> None:
-    e.on_fill(fill_of(SID, o.seq, 1, P, o.side, str(o.size)), now)
-    e.on_order_event(event_of(SID, o.seq, 1, P, o.side, OrderStatus.FILLED, str(o.size)), now)
-
-
-def partial(e: Engine, o: OrderRequest, now: int) -> None:
-    e.on_fill(fill_of(SID, o.seq, 1, P, o.side, "0.0005"), now)
-    e.on_order_event(event_of(SID, o.seq, 1, P, o.side, OrderStatus.CANCELLED, "0.0005"), now)
-
-
-def event_first(e: Engine, o: OrderRequest, now: int) -> None:
-    e.on_order_event(event_of(SID, o.seq, 1, P, o.side, OrderStatus.FILLED, str(o.size)), now)
-    e.on_fill(fill_of(SID, o.seq, 1, P, o.side, str(o.size)), now)
-
-
-def rejected(e: Engine, o: OrderRequest, now: int) -> None:
-    e.on_order_event(event_of(SID, o.seq, 1, P, o.side, OrderStatus.REJECTED, "0"), now)
-
-
-def refused(e: Engine, o: OrderRequest, now: int) -> None:
-    e.on_order_refused(o.seq, now, "KILL_SWITCH")
-
-
-def silent(e: Engine, o: OrderRequest, now: int) -> None:
-    """No outcome at all: the timer sends the instance to Reconciling."""
-
-
-POLICIES: list[Feedback] = [full, partial, event_first, rejected, refused, full]
-
-
-def drive(
-    e: Engine, prices: list[int], policy: Callable[[int], Feedback]
-) -> list[tuple[int, int, Side, Any, str]]:
-    """Ticks (two per second, bars of one second); each order gets the policy's feedback at once.
-    What was ordered, at which tick."""
-    orders: list[tuple[int, int, Side, Any, str]] = []
+def drive(e: SdkEngine, prices: list[int]) -> list[Outcome]:
+    """One tick a second: the outcomes of the bars they close."""
+    outcomes = []
     for i, price in enumerate(prices):
-        now = T0 + i * SECOND // 2
+        if e.on_ticker(tick(P, price, T0 + i * SECOND)):
+            outcomes.append(e.process(T0 + i * SECOND))
+    return outcomes
+
+
+def test_a_bar_closes_on_the_first_tick_of_a_later_bucket_and_its_last_price_is_the_close() -> None:
+    e = engine()
+    assert not e.on_ticker(tick(P, 100, T0))
+    assert not e.on_ticker(tick(P, 101, T0 + SECOND // 2))  # same bucket: the close moves
+    assert e.on_ticker(tick(P, 105, T0 + SECOND))
+    e.process(T0 + SECOND)
+    assert core_of(e).snapshot().last_start == T0 // SECOND
+    assert core_of(e).snapshot().short.xs == [101.0]
+
+
+def test_golden_cross_buys_order_size_rounded_down_and_fills_make_the_position() -> None:
+    e = engine()
+    outcomes = drive(e, GOLDEN)
+    orders = [o for out in outcomes for o in out.orders]
+    assert len(orders) == 1
+    buy = orders[0]
+    assert (buy.seq, buy.leg, buy.side, buy.size, buy.purpose) == (1, 1, Side.BUY, D("0.0012"), Purpose.ENTRY)
+    assert (buy.reason, outcomes[-1].decision and outcomes[-1].decision.action) == (
+        "golden_cross",
+        SignalAction.BUY,
+    )
+    assert e.state == "entering"
+    assert e.seq_of(client_order_id(SID, 1, 1)) == 1
+    assert e.on_fill(fill_of(SID, 1, 1, P, Side.BUY, "0.0012"), T0).reason == "fill"
+    e.on_order_event(event_of(SID, 1, 1, P, Side.BUY, OrderStatus.FILLED, "0.0012"), T0)
+    assert e.state == "in_position"
+    assert e.positions == ((P, D("0.0012")),)
+    assert e.on_fill(fill_of(SID, 1, 1, P, Side.BUY, "0.0012"), T0).reason == "duplicate_fill"
+
+
+def test_a_rejected_entry_puts_the_core_flag_back() -> None:
+    e = engine()
+    drive(e, GOLDEN)
+    assert core_of(e).position_open
+    e.on_order_event(event_of(SID, 1, 1, P, Side.BUY, OrderStatus.REJECTED, "0"), T0)
+    assert (e.state, core_of(e).position_open) == ("flat", False)
+
+
+def test_a_refused_entry_stops_waiting_at_once_and_puts_the_core_flag_back() -> None:
+    e = engine()
+    drive(e, GOLDEN)
+    out = e.on_order_refused(1, T0, "KILL_SWITCH")
+    assert (out.changed, out.reason) == (True, "order_refused:KILL_SWITCH")
+    assert (e.state, core_of(e).position_open) == ("flat", False)
+    assert not e.on_order_refused(1, T0, "KILL_SWITCH").changed  # redelivered: nothing to do
+    assert not e.on_timer(T0 + 60 * SECOND).changed  # no execution timeout left to wait for
+
+
+def test_below_the_minimum_size_nothing_is_sent_and_the_flag_stays_flat() -> None:
+    e = engine(order_size="0.0005", min_size="0.001")
+    assert [o for out in drive(e, GOLDEN) for o in out.orders] == []
+    assert not core_of(e).position_open
+    e = ma_crossover_engine(order_size="0.0005", min_size="0.001")
+    venue = Venue(e)
+    assert venue.run(walk(7), lambda seq: full) == []
+    assert not core_of(e).position_open
+
+
+def test_the_sell_closes_the_position_held_according_to_fills() -> None:
+    e = engine()
+    drive(e, GOLDEN)
+    e.on_fill(fill_of(SID, 1, 1, P, Side.BUY, "0.0007"), T0)  # partly filled
+    e.on_order_event(event_of(SID, 1, 1, P, Side.BUY, OrderStatus.CANCELLED, "0.0007"), T0)
+    outs = []
+    for i, price in enumerate([150, 100, 60, 40, 40]):
+        now = T0 + (len(GOLDEN) + i) * SECOND
         if e.on_ticker(tick(P, price, now)):
-            out = e.process(now)
-            for o in out.orders:
-                orders.append((i, o.seq, o.side, o.size, o.purpose.value))
-                policy(o.seq)(e, o, now)
-        e.on_timer(now)
-    return orders
+            outs.append(e.process(now))
+    sells = [o for out in outs for o in out.orders]
+    assert [(o.seq, o.side, o.size, o.purpose) for o in sells] == [(2, Side.SELL, D("0.0007"), Purpose.EXIT)]
+    assert any(out.decision and out.decision.action is SignalAction.SELL for out in outs)
 
 
-def walk(seed: int, n: int = 600) -> list[int]:
-    rng = random.Random(seed)
-    price, out = 100, []
-    for _ in range(n):
-        price = max(50, price + rng.choice((-3, -2, -1, 0, 1, 2, 3)))
-        out.append(price)
-    return out
+def test_an_order_without_outcome_times_out_into_reconciling_and_resolve_leaves_it() -> None:
+    e = engine()
+    drive(e, GOLDEN)
+    assert e.on_timer(T0 + 100 * SECOND).reason == "execution_timeout"
+    assert e.state == "reconciling"
+    assert not e.process(T0).orders
+    out = e.resolve(T0, (D("0.0012"),), (), "recon")
+    assert out.reason == "resolved:recon"
+    assert out.cancels == (client_order_id(SID, 1, 1),)  # the forgotten order is asked to cancel
+    assert (e.state, core_of(e).position_open) == ("in_position", True)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3, 4])
-@pytest.mark.parametrize("mode", ["fill", "mixed"])
-def test_the_sdk_ma_crossover_orders_exactly_as_ma_engine(seed: int, mode: str) -> None:
-    old, new = engines()
-
-    def policy(seq: int) -> Feedback:
-        return full if mode == "fill" else POLICIES[seq % len(POLICIES)]
-
-    prices = walk(seed)
-    expected = drive(old, prices, policy)
-    got = drive(new, prices, policy)
-    assert len(expected) >= 4
-    assert got == expected
-    assert new.positions == old.positions
-    assert new.state == old.state
-    strategy = new.runner.strategy
-    assert isinstance(strategy, MaCrossoverStrategy)
-    assert strategy.core.snapshot() == old.core.snapshot()
-
-
-def test_an_order_without_outcome_sends_both_to_reconciling_and_resolve_brings_both_back() -> None:
-    old, new = engines()
-    prices = walk(1)
-    states: dict[str, list[str]] = {"old": [], "new": []}
-    for name, e in (("old", old), ("new", new)):
-        orders = drive(e, prices[:200], lambda seq: silent)
-        assert len(orders) == 1
-        states[name].append(e.state)
-        e.resolve(T0, (orders[0][3],), (), "recon")
-        states[name].append(e.state)
-    assert states["old"] == states["new"] == ["reconciling", "in_position"]
-    assert drive(new, prices[200:], lambda seq: full) == drive(old, prices[200:], lambda seq: full)
-
-
-def test_a_close_while_an_earlier_exit_is_unanswered_sells_only_the_rest() -> None:
-    """The one intended difference: MaEngine sells the whole position again when a death cross
-    comes while its previous sell has no outcome yet (sell 16 here); `ctx.close` counts that sell
-    as done, so a late fill of it cannot leave the instance short."""
-    old, new = engines()
-    prices = walk(1)[:179]
-    expected = drive(old, prices, lambda seq: silent if seq == 16 else full)
-    got = drive(new, prices, lambda seq: silent if seq == 16 else full)
-    assert got[:-1] == expected[:-1]
-    assert [(seq, side.value, size) for _, seq, side, size, _ in got[-3:]] == [
-        (16, "SELL", D("0.0012")),
-        (17, "BUY", D("0.0012")),
-        (18, "SELL", D("0.0012")),
-    ]
-    assert expected[-1][3] == D("0.0024")
-
-
-def test_an_instance_saved_by_the_old_engine_carries_on_in_the_sdk_one() -> None:
-    """Saved while its third order had no outcome yet: the SDK engine takes over the position,
-    the pending order (its fill is recognised), the sequence and the core."""
-    old, _ = engines()
-    prices = walk(2)
-    at = drive(engines()[0], prices, lambda seq: full)[2][0]
-    drive(old, prices[: at + 1], lambda seq: silent if seq == 3 else full)
-    base = InstanceSnapshot(strategy_id=SID, params=old.params, worker_id="w", saved_ns=0)
-    saved = old.snapshot_into(base)
-    assert saved.ma_book is not None
-    assert [o.seq for o in saved.ma_book.pending] == [3]
-    snap = from_ma_snapshot(old.params, saved.ma_book, saved.ma)
-    product = {P: info(P)}
-    new = SdkEngine.create(
-        SID, MaCrossoverStrategy(old.params), product, CostModel(taker_bps=D(0)), timeout_s=5.0, snapshot=snap
+def test_a_snapshot_keeps_the_book_and_the_sequence_and_restores_warm() -> None:
+    e = engine()
+    drive(e, GOLDEN)
+    snap = e.snapshot_into(
+        InstanceSnapshot(strategy_id=SID, params=e.runner.strategy.params, worker_id="w", saved_ns=0)
     )
-    assert new.restored_warm
-    assert (new.positions, new.state, new.seq_of(client_order_id(SID, 3, 1))) == (old.positions, old.state, 3)
-    now = T0 + at * SECOND // 2
-    pending = saved.ma_book.pending[0]
-    request = OrderRequest(
-        seq=3, leg=1, side=Side(pending.side), size=pending.size, purpose=Purpose.ENTRY, reference_price=D(1)
+    assert snap.sdk is not None
+    assert (snap.next_seq, [o.seq for o in snap.sdk.book.orders]) == (2, [1])
+    restored = SdkEngine.create(
+        SID,
+        MaCrossoverStrategy(core_of(e).params),
+        {P: info(P)},
+        CostModel(taker_bps=D(0)),
+        timeout_s=5.0,
+        snapshot=snap.sdk,
     )
-    for e in (old, new):
-        full(e, request, now)
-    assert new.positions == old.positions
-    rest = prices[at + 1 :]
-    assert drive(new, rest, lambda seq: full) == drive(old, rest, lambda seq: full)
+    assert restored.restored_warm
+    assert restored.seq_of(client_order_id(SID, 1, 1)) == 1
+    assert (restored.state, core_of(restored).position_open) == ("entering", True)
 
 
-def test_below_the_minimum_both_send_nothing_and_keep_the_flag_flat() -> None:
-    old, new = engines(order_size="0.0005", min_size="0.001")
-    prices = walk(7)
-    assert drive(old, prices, lambda seq: full) == drive(new, prices, lambda seq: full) == []
-    strategy = new.runner.strategy
-    assert isinstance(strategy, MaCrossoverStrategy)
-    assert not strategy.core.position_open
-    assert strategy.core.snapshot() == old.core.snapshot()
+def restarted_while_entering() -> SdkEngine:
+    """An instance that decided a buy, then restarted (through `build_engine`) from its snapshot
+    before any outcome."""
+    first = engine()
+    drive(first, GOLDEN)
+    params = core_of(first).params
+    snap = first.snapshot_into(InstanceSnapshot(strategy_id=SID, params=params, worker_id="w", saved_ns=0))
+    spec = StrategySpec(id=SID, params=params)
+    e, warm = build_engine(spec, {P: info(P)}, StrategySettings(execution_timeout_s=5.0), snap)
+    assert isinstance(e, SdkEngine)
+    assert warm
+    assert (e.state, core_of(e).position_open) == ("entering", True)
+    return e
 
 
-def test_warm_up_on_candles_of_the_interval_matches_and_then_trades_alike() -> None:
-    old, new = engines(interval_s=60)
+def test_a_stale_buy_sent_again_after_a_restart_and_refused_leaves_the_instance_flat() -> None:
+    e = restarted_while_entering()
+    out = e.on_order_refused(1, T0 + 60 * SECOND, "STALE_INTENT")
+    assert out.reason == "order_refused:STALE_INTENT"
+    assert (e.state, core_of(e).position_open, e.positions) == ("flat", False, ((P, D(0)),))
+
+
+@pytest.mark.parametrize("status", [OrderStatus.EXPIRED, OrderStatus.CANCELLED])
+def test_a_buy_execution_refused_past_deadline_or_after_a_halt_is_done_unfilled(status: OrderStatus) -> None:
+    e = restarted_while_entering()
+    assert e.on_order_event(event_of(SID, 1, 1, P, Side.BUY, status, "0"), T0).changed
+    assert (e.state, core_of(e).position_open) == ("flat", False)
+
+
+def test_warm_up_folds_candles_of_the_interval_only() -> None:
+    e = ma_crossover_engine(interval_s=60)
     prices = walk(11, 80)
     start = T0 // SECOND // 60 * 60 - 60 * 40
     candles = [
@@ -212,11 +196,13 @@ def test_warm_up_on_candles_of_the_interval_matches_and_then_trades_alike() -> N
         for i, p in enumerate(prices[:40])
         for g in (60, 300)
     ]
-    assert old.warm({P: candles}) == new.warm({P: candles}) == 40
-    strategy = new.runner.strategy
-    assert isinstance(strategy, MaCrossoverStrategy)
-    assert strategy.core.snapshot() == old.core.snapshot()
-    assert new.runner.data.warmup_bars == 6
+    assert e.warm({P: candles}) == 40
+    alone = MaCrossover(core_of(e).params)
+    for c in candles:
+        if c.granularity_s == 60:
+            alone.on_candle(c)
+    assert core_of(e).snapshot() == alone.snapshot()
+    assert e.runner.data.warmup_bars == 6
 
 
 # ---- the engine around any strategy ----

@@ -5,19 +5,19 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from services.strategy.build import build_engine, costs_for
+from services.strategy.build import build_engine, costs_for, strategy_for
 from services.strategy.config import StrategySettings
-from services.strategy.dual_engine import DualEngine
-from services.strategy.ma_engine import MaEngine
 from services.strategy.orders import build_intent
+from services.strategy.sdk_engine import SdkEngine
 from services.strategy.specs import SpecError, decode_spec, validate_spec
+from services.strategy.twoleg_engine import TwoLegEngine
 from shared import codec
 from shared.messages import FeeRates
 from shared.messages.base import Side
 from shared.messages.orders import OrderType, Purpose, TimeInForce, client_order_id
 from shared.messages.snapshots import InstanceSnapshot, MaBook
 from shared.messages.strategy import BasisParams, MaCrossoverParams, Mode, PairsParams, StrategySpec
-from shared.strategies import OrderRequest
+from shared.strategies import MaCrossover, OrderRequest
 from tests.unit.services.strategy.helpers import D, info
 
 MA = StrategySpec(id="ma-1", params=MaCrossoverParams(product_id="BTC-USD", short_window=2, long_window=3))
@@ -83,46 +83,58 @@ def test_settings_keep_the_lease_ttl_below_the_bucket_ttl() -> None:
     assert StrategySettings().resolved_worker_id
 
 
-def test_restore_keeps_positions_and_sequence_and_restores_the_core_only_for_the_same_params() -> None:
+@pytest.mark.parametrize("saved_by", ["sdk", "before_the_sdk_runtime"])
+def test_restore_keeps_positions_and_sequence_and_restores_the_state_only_for_the_same_params(
+    saved_by: str,
+) -> None:
+    """Whether the snapshot holds the SDK book or (saved before the SDK runtime) an `ma_book`."""
     infos = {"BTC-USD": info("BTC-USD")}
     settings = StrategySettings()
-    book = MaBook(position=D("0.5"), next_seq=12)
-    engine, _ = build_engine(MA, infos, settings, None)
-    assert isinstance(engine, MaEngine)
+    engine, warm = build_engine(MA, infos, settings, None)
+    assert isinstance(engine, SdkEngine)
+    assert not warm
     snap = engine.snapshot_into(
         InstanceSnapshot(strategy_id="ma-1", params=MA.params, worker_id="w", saved_ns=0)
     )
-    snap = msgspec.structs.replace(snap, ma_book=book)
+    assert snap.sdk is not None
+    if saved_by == "sdk":
+        book = msgspec.structs.replace(snap.sdk.book, positions={"BTC-USD": D("0.5")}, next_seq=12)
+        snap = msgspec.structs.replace(snap, sdk=msgspec.structs.replace(snap.sdk, book=book))
+    else:
+        core = MaCrossover(MA.params)  # type: ignore[arg-type]
+        legacy = MaBook(position=D("0.5"), next_seq=12)
+        snap = msgspec.structs.replace(snap, sdk=None, ma=core.snapshot(), ma_book=legacy)
     same, warm = build_engine(MA, infos, settings, snap)
     assert warm
-    assert isinstance(same, MaEngine)
-    assert same.book.next_seq == 12
+    assert isinstance(same, SdkEngine)
+    assert (same.positions, same.runner.book.next_seq) == ((("BTC-USD", D("0.5")),), 12)
     changed = msgspec.structs.replace(
         MA, params=MaCrossoverParams(product_id="BTC-USD", short_window=3, long_window=9)
     )
     other, warm = build_engine(changed, infos, settings, snap)
     assert not warm
-    assert isinstance(other, MaEngine)
-    assert other.book.position == D("0.5")
-    retired = msgspec.structs.replace(snap, retired=True)
-    fresh, _ = build_engine(MA, infos, settings, retired)
-    assert isinstance(fresh, MaEngine)
-    assert (fresh.book.position, fresh.book.next_seq) == (D(0), 12)
+    assert isinstance(other, SdkEngine)
+    assert (other.positions, other.runner.book.next_seq) == ((("BTC-USD", D("0.5")),), 12)
+    fresh, warm = build_engine(MA, infos, settings, snap.retired_copy("w2", 1))
+    assert not warm
+    assert isinstance(fresh, SdkEngine)
+    assert (fresh.positions, fresh.runner.book.next_seq) == ((("BTC-USD", D(0)),), 12)
 
 
 def test_a_retired_dual_leg_snapshot_only_carries_the_order_sequence() -> None:
     spec = StrategySpec(id="p", params=PairsParams(leg1_id="A", leg2_id="B"))
     infos = {"A": info("A"), "B": info("B")}
     engine, _ = build_engine(spec, infos, StrategySettings(), None)
-    assert isinstance(engine, DualEngine)
+    assert isinstance(engine, TwoLegEngine)
     engine.machine.st.next_seq = 40
+    engine.machine.st.legs[0].pos = D(3)
     snap = engine.snapshot_into(
         InstanceSnapshot(strategy_id="p", params=spec.params, worker_id="w", saved_ns=0)
     )
-    again, warm = build_engine(spec, infos, StrategySettings(), msgspec.structs.replace(snap, retired=True))
-    assert isinstance(again, DualEngine)
+    again, warm = build_engine(spec, infos, StrategySettings(), snap.retired_copy("w2", 1))
+    assert isinstance(again, TwoLegEngine)
     assert not warm
-    assert again.machine.st.next_seq == 40
+    assert (again.machine.st.next_seq, again.positions) == (40, (("A", D(0)), ("B", D(0))))
 
 
 def test_costs_come_from_the_venues_fee_tier_once_published_averaged_over_spot_and_future() -> None:
@@ -132,7 +144,8 @@ def test_costs_come_from_the_venues_fee_tier_once_published_averaged_over_spot_a
     infos = {"BTC-USD": spot, "BIP-20DEC30-CDE": future}
     spec = StrategySpec(id="b", params=BasisParams(spot_id="BTC-USD", future_id="BIP-20DEC30-CDE"))
     settings = StrategySettings(taker_fee_rate=D("0.006"), maker_fee_rate=D("0.004"))
-    assert costs_for(spec, settings, infos, None).taker_bps == D(60)
+    strategy = strategy_for(spec)
+    assert costs_for(strategy, settings, infos, None).taker_bps == D(60)
     fees = FeeRates(
         venue="coinbase",
         pricing_tier="Advanced 1",
@@ -142,7 +155,7 @@ def test_costs_come_from_the_venues_fee_tier_once_published_averaged_over_spot_a
         futures_taker=D("0.0004"),
         fetched_ns=1,
     )
-    costs = costs_for(spec, settings, infos, fees)
+    costs = costs_for(strategy, settings, infos, fees)
     assert (costs.taker_bps, costs.maker_bps) == (D(42), D(21))
     assert costs.round_trip_bps == 2 * 80 + 2 * 4 + costs.slippage_bps  # the instance's own slippage
 

@@ -1,5 +1,5 @@
 """The built-in MA crossover on the public API, run by the SDK runner on bars (as a backtest does).
-Its equality with the old MA engine on the same ticks is in tests/unit/services/strategy/test_sdk_engine.py."""
+Its orders on seeded runs, as the engine it replaced produced them, are in tests/unit/services/strategy/test_sdk_engine_runs.py."""
 
 from __future__ import annotations
 
