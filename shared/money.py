@@ -65,3 +65,10 @@ def require_on_grid(value: Decimal, increment: Decimal, *, field: str) -> Decima
 def bps(part: Decimal, whole: Decimal) -> Decimal:
     """`part / whole` in basis points; 0 when `whole` is 0 (no division blow-up on empty books)."""
     return ZERO if whole == ZERO else part / whole * BPS
+
+
+def plain(value: Decimal) -> str:
+    """An exact decimal string without exponent notation (`0.00000001`, never `1E-8`): JSON keeps
+    every digit and a person or a spreadsheet reads it as written."""
+    text = format(value, "f")
+    return "0" if text in ("-0", "0") else text

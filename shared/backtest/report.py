@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from shared.backtest.dual_types import DualConfig
 from shared.backtest.sdk_types import SdkConfig
 from shared.backtest.types import BacktestConfig, BacktestResult, Metrics
+from shared.money import plain
 
 
 def iso(ns: int) -> str:
@@ -24,7 +26,10 @@ def config_dict(cfg: BacktestConfig | DualConfig | SdkConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
-        out[f.name] = value if isinstance(value, int | str) or value is None else str(value)
+        if isinstance(value, Decimal):
+            out[f.name] = plain(value)
+        else:
+            out[f.name] = value if isinstance(value, int | str) or value is None else str(value)
     return out
 
 
