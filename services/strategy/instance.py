@@ -77,6 +77,10 @@ class Instance:
         self._jobs: collections.deque[Queued] = collections.deque()
         self._wake = asyncio.Event()
         self._dirty = False
+        self._parked = False
+        """The task waits between events: a tick may run the strategy in the router's callback."""
+        self._processed: tuple[Outcome, TickMark | None] | None = None
+        """An outcome computed in the callback, for the task to apply before anything else."""
         self._tick: TickMark | None = None  # product, sequence, receive ns, arrival perf ns
         self._failure: BaseException | None = None
         self._stopping = False
@@ -91,17 +95,28 @@ class Instance:
 
     # ---- inputs ----
     def on_ticker(self, ticker: Ticker) -> None:
-        """Router callback: cheap and synchronous; a failure is raised in the instance's task."""
+        """Router callback, synchronous; a failure is raised in the instance's task.
+
+        While the instance's task is parked between events with nothing queued, the strategy runs
+        here, exactly where it would have run next in the task, and the task is woken only when the
+        outcome has something to send, store or tell (most ticks have not). Otherwise the tick only
+        marks the instance dirty for the task. Either way strategy code never runs while the task is
+        inside an event, so events still apply strictly one after another."""
         try:
-            if self.engine.on_ticker(ticker):
-                self._tick = (
-                    ticker.product_id,
-                    ticker.sequence,
-                    ticker.receive_time_ns,
-                    time.perf_counter_ns(),
-                )
+            if not self.engine.on_ticker(ticker):
+                return
+            self._tick = (ticker.product_id, ticker.sequence, ticker.receive_time_ns, time.perf_counter_ns())
+            idle = self._parked and not self._stopping and not self._jobs and not self._dirty
+            if idle and self._processed is None:
+                self.ticks += 1
+                self._touched = True
+                outcome = self.engine.process(time.time_ns())
+                if self._quiet(outcome):
+                    return
+                self._processed = (outcome, self._tick)
+            else:
                 self._dirty = True
-                self._wake.set()
+            self._wake.set()
         except Exception as exc:
             self._failure = exc
             self._wake.set()
@@ -202,10 +217,13 @@ class Instance:
         try:
             await self._status("started")
             while not self._stopping:
+                self._parked = True
                 await self._wake.wait()
+                self._parked = False
                 self._wake.clear()
                 if self._failure is not None:
                     raise self._failure
+                await self._apply_processed()
                 while self._jobs:
                     await self._job(self._jobs.popleft())
                 if self._dirty:
@@ -227,8 +245,15 @@ class Instance:
                     next_snapshot = now + int(s.snapshot_interval_s * 1e9)
                     if self._touched:
                         await self._save()
+            await self._apply_processed()  # decided before the stop: sent like any other decision
         finally:
             await cancel_and_wait([ticker])
+
+    async def _apply_processed(self) -> None:
+        if self._processed is not None:
+            outcome, tick = self._processed
+            self._processed = None
+            await self._apply(outcome, tick)
 
     async def _pulse(self, every_s: float) -> None:
         while True:
@@ -264,6 +289,8 @@ class Instance:
         publish → signal. Cancels leave before the new intents (a replace relies on it); a crash
         between the snapshot and them loses a cancel, which the strategy sees as its order still
         open (it may ask again)."""
+        if not store and self._quiet(outcome):
+            return outcome  # most ticks: nothing to send, store or tell
         self._log_lines(outcome)
         now = time.time_ns()
         pending: list[OrderRequest] = list(outcome.orders)
@@ -307,6 +334,15 @@ class Instance:
         if changed or self.engine.state != self._last_state:
             await self._status(outcome.reason)
         return outcome
+
+    def _quiet(self, outcome: Outcome) -> bool:
+        """Nothing to send, store, log or tell, and the state is unchanged."""
+        if outcome is NOTHING:
+            return self.engine.state == self._last_state
+        return (
+            not (outcome.orders or outcome.cancels or outcome.logs or outcome.changed or outcome.acted)
+            and self.engine.state == self._last_state
+        )
 
     def _log_lines(self, outcome: Outcome) -> None:
         for line in outcome.logs:

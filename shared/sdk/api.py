@@ -144,7 +144,10 @@ class OrderState(enum.StrEnum):
     @property
     def is_terminal(self) -> bool:
         """No fill can follow."""
-        return self not in (OrderState.SENT, OrderState.OPEN, OrderState.PARTIALLY_FILLED)
+        return self not in _LIVE_STATES
+
+
+_LIVE_STATES = frozenset({OrderState.SENT, OrderState.OPEN, OrderState.PARTIALLY_FILLED})
 
 
 class OrderView(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,6 +22,7 @@ from shared.sdk.bars import BarState
 KEEP_TERMINAL = 64
 """Terminal orders kept (for `Context.order`, and so a fill trailing its order is recognised)."""
 KEEP_TRADES = 256
+_COID_CACHE = 4 * KEEP_TERMINAL
 """Trade ids kept to drop fills delivered twice (redelivery after a crash)."""
 
 _RANK = {OrderState.SENT: 0, OrderState.OPEN: 1, OrderState.PARTIALLY_FILLED: 2}
@@ -177,13 +178,20 @@ class Ledger:
             book.positions.setdefault(product, ZERO)
         self._by_id: dict[str, SdkOrder] = {}
         self._by_seq: dict[int, SdkOrder] = {}
+        self._coids: dict[tuple[int, int], str] = {}
         for order in book.orders:
             self._index(order)
 
     # ---- reads ----
     def coid(self, order: SdkOrder) -> str:
-        """The order's client order id."""
-        return client_order_id(self.sid, order.seq, order.leg)
+        """The order's client order id (a uuid5, computed once per order: views ask every tick)."""
+        key = (order.seq, order.leg)
+        found = self._coids.get(key)
+        if found is None:
+            if len(self._coids) > _COID_CACHE:
+                self._coids.clear()
+            found = self._coids[key] = client_order_id(self.sid, order.seq, order.leg)
+        return found
 
     def get(self, coid: str) -> SdkOrder | None:
         """An order by client order id (live or recently ended)."""
