@@ -18,12 +18,12 @@ _log = structlog.get_logger("quotes")
 
 def quote_problem(ticker: Ticker) -> str | None:
     """Why this ticker's prices cannot be used (`not_finite`, `not_positive`, `crossed`), or None."""
-    prices = (ticker.bid, ticker.ask, ticker.last)
-    if not all(p.is_finite() for p in prices):
+    bid, ask = ticker.bid, ticker.ask
+    if not (bid.is_finite() and ask.is_finite() and ticker.last.is_finite()):  # every tick: no generator
         return "not_finite"
-    if ticker.bid <= 0 or ticker.ask <= 0:
+    if bid <= 0 or ask <= 0:
         return "not_positive"
-    if ticker.bid > ticker.ask:
+    if bid > ask:
         return "crossed"
     return None
 
