@@ -385,29 +385,3 @@ class TwoLegStrategy(Strategy[P]):
         direction (None when flat). Called on every fresh pair, also in warm-up (with the closes
         of warm-up bars) and while the machine is busy, so rolling windows stay warm."""
         raise NotImplementedError("a TwoLegStrategy implements signal()")
-
-
-__all__ = [
-    "Bar",
-    "Book",
-    "BookLevel",
-    "Context",
-    "CostModel",
-    "Data",
-    "Decision",
-    "Direction",
-    "FillView",
-    "Liquidity",
-    "OrderState",
-    "OrderView",
-    "Params",
-    "ProductInfo",
-    "PublicTrade",
-    "Side",
-    "SignalAction",
-    "Strategy",
-    "Tick",
-    "TimeInForce",
-    "TwoLegParams",
-    "TwoLegStrategy",
-]

@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from shared.messages.strategy import BasisParams
-from shared.sdk.api import Context, Data, Decision, Direction, TwoLegStrategy
+from shared.sdk.api import Context, Data, TwoLegStrategy
 from shared.strategies.basis import BasisCore
-from shared.strategies.types import ZERO_COSTS
+from shared.strategies.types import ZERO_COSTS, Decision, Direction
 
 
 class BasisStrategy(TwoLegStrategy[BasisParams]):

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from shared.messages.strategy import PairsParams
-from shared.sdk.api import Context, Data, Decision, Direction, TwoLegStrategy
+from shared.sdk.api import Context, Data, TwoLegStrategy
 from shared.strategies.pairs import PairsCore
+from shared.strategies.types import Decision, Direction
 
 WARMUP_INTERVAL_S = 60
 

@@ -31,6 +31,8 @@ from shared.coinbase.schemas import ListFillsResponse
 from shared.config import CoinbaseCredentials, NatsSettings, VenueSettings
 from shared.ledger import Ledger
 from shared.messages import (
+    BookLevel,
+    BookUpdate,
     CommandAction,
     Fill,
     InstanceLease,
@@ -371,3 +373,19 @@ class FakeWorker:
         if self._serving is not None:
             await self._serving.unsubscribe()
             self._serving = None
+
+
+async def publish_book(bus: Bus, market: str, product: str, bid: Decimal, ask: Decimal) -> None:
+    """One level each side on `md.book.<market>.<product>`: the paper venue's book to fill against."""
+    now = time.time_ns()
+    book = BookUpdate(
+        venue=market,
+        product_id=product,
+        bids=(BookLevel(price=bid, size=Decimal(5)),),
+        asks=(BookLevel(price=ask, size=Decimal(5)),),
+        is_snapshot=True,
+        exchange_time_ns=now,
+        receive_time_ns=now,
+        sequence=0,
+    )
+    await bus.publish(subjects.book(market, product), book, traced=False)

@@ -21,8 +21,6 @@ from shared import routing, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings, VenueSettings
 from shared.messages import (
-    BookLevel,
-    BookUpdate,
     Fill,
     Order,
     OrderIntent,
@@ -34,7 +32,7 @@ from shared.messages import (
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 
-from .helpers import Audit
+from .helpers import Audit, publish_book
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -69,18 +67,8 @@ async def test_paper_fill_lost_by_execution_is_published(bus: Bus, nats_url: str
     try:
         await recon.start(ServiceContext("reconciliation", recon_settings, bus))
         await eventually(lambda: recon.reports, what="first cycle (baseline)")
+        await publish_book(bus, market, "BTC-USD", D(99), D(100))
         now = time.time_ns()
-        book = BookUpdate(
-            venue=market,
-            product_id="BTC-USD",
-            bids=(BookLevel(price=D(99), size=D(5)),),
-            asks=(BookLevel(price=D(100), size=D(5)),),
-            is_snapshot=True,
-            exchange_time_ns=now,
-            receive_time_ns=now,
-            sequence=0,
-        )
-        await bus.publish(subjects.book(market, "BTC-USD"), book, traced=False)
         await eventually(lambda: adapter.book_updates > 0, what="paper book applied")
         intent = OrderIntent(
             client_order_id=client_order_id(f"{venue}-s1", 1, 0),

@@ -19,8 +19,6 @@ from shared import routing, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings, VenueSettings
 from shared.messages import (
-    BookLevel,
-    BookUpdate,
     Order,
     OrderIntent,
     OrderStatus,
@@ -32,7 +30,7 @@ from shared.messages import (
 from shared.runtime import ServiceContext
 from shared.testing import eventually
 
-from .helpers import Audit
+from .helpers import Audit, publish_book
 
 pytestmark = pytest.mark.integration
 D = Decimal
@@ -59,18 +57,8 @@ async def test_resting_orders_are_neither_stuck_nor_a_position_difference(bus: B
     try:
         await recon.start(ServiceContext("reconciliation", recon_settings, bus))
         await eventually(lambda: recon.reports, what="first cycle (baseline)")
+        await publish_book(bus, market, "BTC-USD", D(99), D(100))
         now = time.time_ns()
-        book = BookUpdate(
-            venue=market,
-            product_id="BTC-USD",
-            bids=(BookLevel(price=D(99), size=D(5)),),
-            asks=(BookLevel(price=D(100), size=D(5)),),
-            is_snapshot=True,
-            exchange_time_ns=now,
-            receive_time_ns=now,
-            sequence=0,
-        )
-        await bus.publish(subjects.book(market, "BTC-USD"), book, traced=False)
         await eventually(lambda: adapter.book_updates > 0, what="paper book applied")
         orders = []
         for seq, (side, price) in enumerate(((Side.BUY, "90.00"), (Side.SELL, "110.00")), start=1):
