@@ -17,6 +17,7 @@ Two kinds of strategy:
 
 from __future__ import annotations
 
+import abc
 import enum
 import typing
 from decimal import Decimal
@@ -331,7 +332,7 @@ class Strategy(Generic[P]):
         """Every product the strategy trades or watches; by default the params' `product_id`."""
         product = getattr(self.params, "product_id", None)
         if not isinstance(product, str):
-            raise NotImplementedError("declare products(), or give the params a product_id field")
+            raise TypeError("declare products(), or give the params a product_id field")
         return (product,)
 
     def data(self) -> Data:
@@ -361,7 +362,7 @@ class Strategy(Generic[P]):
         """One of the strategy's orders changed state (open, cancelled, rejected, refused, ...)."""
 
 
-class TwoLegStrategy(Strategy[P]):
+class TwoLegStrategy(Strategy[P], metaclass=abc.ABCMeta):
     """Two products traded as one position by the dual-leg machine: the strategy gives the signal,
     the framework sizes both legs (`notional` of leg 1, leg 2 by the hedge rule), sends them
     together, hedges partial fills, unwinds a naked leg, applies the PnL gate, stop loss and
@@ -372,16 +373,16 @@ class TwoLegStrategy(Strategy[P]):
     """How leg 2 is sized: equal notional times the decision's `hedge_ratio` (spreads), or the same
     base quantity (spot against its future)."""
 
+    @abc.abstractmethod
     def legs(self) -> tuple[str, str]:
         """Leg 1 and leg 2."""
-        raise NotImplementedError("a TwoLegStrategy declares legs()")
 
     def products(self) -> tuple[str, ...]:
         return self.legs()
 
+    @abc.abstractmethod
     def signal(self, p1: Decimal, p2: Decimal, held: Direction | None, ctx: Context) -> Decision:
         """Decide on one synchronised pair of prices (mids): `Decision(action=ENTER_LONG,
         ENTER_SHORT, EXIT or HOLD, value=..., reason=..., hedge_ratio=...)`. `held` is the open
         direction (None when flat). Called on every fresh pair, also in warm-up (with the closes
         of warm-up bars) and while the machine is busy, so rolling windows stay warm."""
-        raise NotImplementedError("a TwoLegStrategy implements signal()")
