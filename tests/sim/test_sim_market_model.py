@@ -10,7 +10,6 @@ import math
 from decimal import Decimal
 from functools import cache
 
-import msgspec
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from shared.backtest.dual import run_dual
 from shared.backtest.dual_types import DualBars, DualConfig
 from shared.backtest.types import Bars
 from shared.messages.strategy import BasisParams, PairsParams, StrategySpec
+from shared.sdk.specs import expand_portfolio
 from shared.strategies import CostModel, LegSpec
 from shared.venue import DEFAULT_FEES, Product, default_products
 
@@ -36,8 +36,8 @@ def _path(seed: int, hours: int) -> dict[str, np.ndarray]:
 
 
 def _demo() -> dict[str, StrategySpec]:
-    specs = msgspec.json.decode(DEFAULT_PORTFOLIO.read_bytes(), type=list[StrategySpec])
-    return {s.id: s for s in specs}
+    entries = expand_portfolio(DEFAULT_PORTFOLIO.read_bytes(), base_dir=DEFAULT_PORTFOLIO.parent)
+    return {e.spec.id: e.spec for e in entries}
 
 
 def _products() -> dict[str, Product]:
