@@ -207,9 +207,7 @@ def test_products_must_answer_with_product_ids(body: str, message: str) -> None:
 
 def test_the_default_products_need_a_product_id() -> None:
     source = "from shared.sdk import Params, Strategy\nclass P(Params, frozen=True):\n    n: int = 0\nclass X(Strategy[P]):\n    pass\n"
-    with pytest.raises(
-        StrategyLoadError, match=r"X.products\(\) failed: TypeError: declare products"
-    ):
+    with pytest.raises(StrategyLoadError, match=r"X.products\(\) failed: TypeError: declare products"):
         instantiate(load_class("p.py:X", source=source), {})
 
 
