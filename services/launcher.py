@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import structlog
 
 from services.risk.config import EXPLICIT_LIMITS
 from services.stack import LIVE, ServiceEntry, service_env, services_for
+from shared import stackguard as guard
 from shared import streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings, load_settings
@@ -44,6 +45,8 @@ from shared.sdk.loader import StrategyLoadError
 from shared.sdk.specs import expand_portfolio
 
 _log = structlog.get_logger("launcher")
+CONSOLE = "console"
+"""The web console's stack entry: its password file lives in the stack's data folder."""
 DEFAULT_PORTFOLIO = Path(__file__).resolve().parents[1] / "deploy" / "paper-portfolio.json"
 PERMISSIONS_CONF = Path(auth.__file__).with_name("permissions.conf")
 CLI_USER, ADMIN_USER = "cli", "admin"
@@ -125,6 +128,9 @@ class Launcher:
         self.venue_env: dict[str, str] = {}
         self.passwords: dict[str, str] = {}
         """Live: this install's generated NATS passwords (set when `run` starts)."""
+        self.children: dict[str, guard.Proc] = {}
+        """What `stack.json` and the watchdog know of: nats-server and each service's current PID."""
+        self.watchdog: asyncio.subprocess.Process | None = None
 
     def password(self, user: str) -> str:
         """A NATS user's password on this stack's server."""
@@ -158,6 +164,8 @@ class Launcher:
         )
         env.update(self.venue_env)
         env.update(service_env(entry, self.profile))
+        if entry.name == CONSOLE:
+            env.setdefault("ALGOPIONEER_CONSOLE__PASSWORD_FILE", str(self.data_dir / "console" / "password"))
         return env
 
     async def _spawn(self, managed: Managed) -> None:
@@ -172,9 +180,12 @@ class Launcher:
             stderr=log_file,
             # Own session: Ctrl-C reaches only the launcher, which then stops services in order.
             start_new_session=True,
+            # ... and the kernel stops it should the launcher die without doing so (kill -9).
+            preexec_fn=guard.die_with(os.getpid()),
         )
         log_file.close()
         managed.started_at = time.monotonic()
+        self._track(managed.entry.name, managed.process.pid)
         _log.info(
             "service_started", service=managed.entry.name, pid=managed.process.pid, log=str(managed.log_path)
         )
@@ -278,9 +289,10 @@ class Launcher:
         settings = NatsSettings(url=self.nats.url, user=user, password=self.password(user))
         return await Bus.connect(settings, service="launcher")
 
-    def _write_stack_file(self) -> None:
+    def _write_stack_file(self, *, running: bool = True) -> None:
         """`data/stack.json` tells CLI commands where the running stack's NATS and services are, and
-        holds the CLI's password: owner-only (0600)."""
+        holds the CLI's password: owner-only (0600). Its PIDs with their command lines let the next
+        `up` recognise this stack, or what it left behind (`shared.stackguard`)."""
         user, password = self.cli_credentials
         stack = {
             "nats_url": self.nats.url,
@@ -288,8 +300,42 @@ class Launcher:
             "nats_password": password,
             "profile": self.profile,
             "services": {m.entry.name: m.entry.http_port for m in self.managed},
+            "data_version": guard.DATA_VERSION,
+            "launcher": asdict(guard.describe(os.getpid(), "launcher")) if running else None,
+            "processes": [asdict(p) for p in self.children.values()] if running else [],
         }
         install.write_private(self.data_dir / "stack.json", json.dumps(stack, indent=2))
+
+    def _track(self, name: str, pid: int) -> None:
+        """Record a child just started, in `stack.json` and with the watchdog."""
+        proc = guard.describe(pid, name)
+        self.children[name] = proc
+        if self.watchdog is not None and self.watchdog.stdin is not None:
+            self.watchdog.stdin.write(guard.guard_line(proc))
+        self._write_stack_file()
+
+    async def _start_watchdog(self) -> None:
+        """A process of its own session that stops our children if we die without stopping them."""
+        log = (self.data_dir / "logs" / "watchdog.log").open("ab")
+        self.watchdog = await asyncio.create_subprocess_exec(
+            *guard.spawn_args(), stdin=asyncio.subprocess.PIPE, stdout=log, stderr=log, start_new_session=True
+        )
+        log.close()
+
+    async def _release_watchdog(self) -> None:
+        """A clean stop: tell the watchdog there is nothing left to do."""
+        watchdog, self.watchdog = self.watchdog, None
+        if watchdog is None or watchdog.stdin is None:
+            return
+        with contextlib.suppress(ConnectionError):
+            watchdog.stdin.write(f"{guard.RELEASE}\n".encode())
+            await watchdog.stdin.drain()
+        watchdog.stdin.close()
+        await watchdog.wait()
+
+    def _ports(self) -> dict[str, int]:
+        """The fixed ports this stack will listen on (NATS, each service's HTTP)."""
+        return {"NATS": self.nats.port} | {f"{e.name} HTTP": e.http_port for e in self.entries}
 
     def _prepare_live_nats(self) -> None:
         """Live: this install's own passwords (generated on the first start) and the server config."""
@@ -300,20 +346,31 @@ class Launcher:
         self.nats.config_file = str(conf)
 
     async def run(self) -> int:
-        """Start everything, wait for a stop signal, stop everything in reverse order."""
+        """Start everything, wait for a stop signal, stop everything in reverse order. Refuses
+        (`guard.StackGuardError`) a folder a running stack or another data format holds, or a port
+        another program holds; stops what a dead launcher of this folder left running."""
+        try:
+            notes = await asyncio.to_thread(guard.preflight, self.data_dir, self._ports())
+        except guard.StackGuardError as exc:
+            raise LauncherError(str(exc)) from None
+        for note in notes:
+            _log.warning("leftovers_stopped", detail=note)
         (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stopping.set)
         if self.profile == LIVE:
             self._prepare_live_nats()
-        await asyncio.to_thread(self.nats.start)
-        _log.info("nats_started", url=self.nats.url, data=str(self.nats.data_dir))
-        # The first creator of a stream sets its configuration: do it as admin, before any service.
-        admin = await self._connect(ADMIN_USER)
-        await streams.provision(admin.js)
-        await admin.close()
+        await self._start_watchdog()
         try:
+            await asyncio.to_thread(self.nats.start)
+            assert self.nats.process is not None
+            self._track(guard.NATS_NAME, self.nats.process.pid)
+            _log.info("nats_started", url=self.nats.url, data=str(self.nats.data_dir))
+            # The first creator of a stream sets its configuration: do it as admin, before any service.
+            admin = await self._connect(ADMIN_USER)
+            await streams.provision(admin.js)
+            await admin.close()
             skipped = [e.name for e in services_for(self.profile) if e not in self.entries]
             if skipped:
                 _log.info("services_not_built_yet", services=skipped)
@@ -326,6 +383,12 @@ class Launcher:
                 await self._seed_portfolio(self.portfolio)
             self.started.set()
             _log.info("stack_running", services=[m.entry.name for m in self.managed], stop="Ctrl-C")
+            if any(m.entry.name == CONSOLE for m in self.managed):
+                _log.info(
+                    "console",
+                    url=f"http://127.0.0.1:{os.environ.get('ALGOPIONEER_CONSOLE__PORT', '8089')}",
+                    login=f"the first start's password is printed once in {self.data_dir / 'logs' / 'console.log'}",
+                )
             await self.stopping.wait()
         finally:
             await self.shutdown()
@@ -337,6 +400,10 @@ class Launcher:
         for managed in reversed(self.managed):
             await self._stop_process(managed)
         await asyncio.to_thread(self.nats.stop)
+        if self.children:  # this launcher wrote stack.json: nothing of it runs any more
+            self.children.clear()
+            self._write_stack_file(running=False)
+        await self._release_watchdog()
         _log.info("stack_stopped")
 
     async def _stop_process(self, managed: Managed) -> None:

@@ -7,7 +7,7 @@ rounded there.
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 
 from shared.errors import MoneyError
 
@@ -72,3 +72,16 @@ def plain(value: Decimal) -> str:
     every digit and a person or a spreadsheet reads it as written."""
     text = format(value, "f")
     return "0" if text in ("-0", "0") else text
+
+
+def display(value: Decimal, increment: Decimal) -> str:
+    """`value` for people: the nearest multiple of `increment` (ties away from zero), written with
+    the increment's decimals, never an exponent or a minus zero. `-169.3241910719745` at 0.01 is
+    `-169.32`, `0E-8` at 0.00000001 is `0.00000000`. JSON keeps every digit instead (`plain`)."""
+    if increment <= ZERO:
+        raise MoneyError(f"increment must be positive, got {increment}")
+    exponent = increment.normalize().as_tuple().exponent
+    places = max(0, -exponent) if isinstance(exponent, int) else 0
+    rounded = (value / increment).quantize(ONE, rounding=ROUND_HALF_UP) * increment
+    text = format(rounded.quantize(ONE.scaleb(-places)), "f")
+    return text[1:] if text.startswith("-") and rounded == ZERO else text

@@ -11,6 +11,7 @@ import typer
 
 from services.cli import backtest, find_pairs, operate, positions, strategies, trading
 from services.launcher import PERMISSIONS_CONF, Launcher, LauncherError, missing_live_limits
+from shared import stackguard as guard
 from shared.errors import BusUnavailableError, ConfigError
 from shared.natsserver import NatsServerError
 from shared.telemetry import configure_logging
@@ -51,6 +52,14 @@ def up(
     show: Annotated[
         bool, typer.Option("--dashboard/--no-dashboard", help="Live view on a terminal (logs go to files).")
     ] = True,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh",
+            help="Start on an empty data folder: the current one is moved to <data-dir>.old-<time> "
+            "(nothing is deleted; its positions, orders, strategy specs, logs and NATS passwords stay there).",
+        ),
+    ] = False,
 ) -> None:
     """Run the whole stack locally: NATS, the exchange simulator and every service, in paper mode.
 
@@ -63,12 +72,26 @@ def up(
     Live refuses to start without explicit risk limits (max_position_notional, max_strategy_notional,
     max_gross_exposure, daily_loss_limit as ALGOPIONEER_RISK__LIMITS__<FIELD>, or [risk.limits] in the
     ALGOPIONEER_CONFIG file), and runs NATS on passwords generated for this install.
+
+    One stack per data folder: while one runs, `up` says so (see `algopioneer down`). Should a
+    launcher die without stopping its services (kill -9), they stop with it, and the next `up`
+    stops whatever it left behind.
     """
     if live:
         refusal = _live_refusal()
         if refusal:
             typer.echo(refusal, err=True)
             raise typer.Exit(2)
+    try:
+        guard.refuse_if_running(data_dir)
+        moved = guard.move_aside(data_dir) if fresh else None
+        for note in guard.stop_leftovers(data_dir):
+            typer.echo(f"stopped a leftover of a previous launcher: {note}", err=True)
+    except guard.StackGuardError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if moved is not None:
+        typer.echo(f"--fresh: the previous data folder is now {moved}", err=True)
     dashboard = show and sys.stdout.isatty()
     data_dir.joinpath("logs").mkdir(parents=True, exist_ok=True)
     configure_logging("launcher", log_file=str(data_dir / "logs" / "launcher.log") if dashboard else None)
@@ -88,6 +111,22 @@ def up(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
+
+
+@app.command()
+def down(
+    data_dir: Annotated[Path, typer.Option(help="The data folder of the stack to stop.")] = Path("data"),
+) -> None:
+    """Stop the stack `algopioneer up` runs on this data folder (services first, NATS last), or what
+    a launcher that died left running.
+
+    Example: algopioneer down
+    """
+    try:
+        typer.echo(guard.stop_stack(data_dir))
+    except guard.StackGuardError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _live_refusal() -> str | None:

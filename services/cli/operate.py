@@ -22,6 +22,7 @@ async def collect(listen_s: float) -> StackView:
         await view.load(bus)
         await view.follow(bus)
         await asyncio.sleep(listen_s)
+        await view.load_grid(bus)
     return view
 
 
@@ -35,6 +36,7 @@ async def run_dashboard(
     view = StackView()
     async with connect(url, credentials) as bus:
         await view.load(bus)
+        await view.load_grid(bus)
         await view.follow(bus)
         with Live(view.render(), console=Console(), refresh_per_second=4, screen=False) as live:
             waiter = stop or asyncio.Event()
@@ -42,6 +44,7 @@ async def run_dashboard(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), refresh_s)
                 await view.load(bus)
+                await view.load_grid(bus)
                 live.update(view.render())
 
 
@@ -54,7 +57,7 @@ def register(app: typer.Typer) -> None:
         ' "feeds": [FeedStatus], "instances": [{id, kind, products, mode, venue, enabled, owner, state,'
         ' position, last_signal, detail}], "risk": RiskState, "pnl": {total, realized, unrealized,'
         ' fees, by_strategy, by_product, positions}, "recent_orders": [...], "recent_fills": [...]}'
-        " (Decimals as strings).\n\nExample: algopioneer status --json"
+        " (Decimals as exact strings, never an exponent; the table rounds money to cents).\n\nExample: algopioneer status --json"
     )
     def status(
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,

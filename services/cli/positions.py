@@ -9,21 +9,22 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
+from services.cli.figures import Figures
 from services.cli.stack_client import connect
-from services.cli.view import StackView, mode_label, num
+from services.cli.view import StackView, mode_label
 from shared import routing, subjects
 from shared.bus import Bus
 from shared.messages import Fill, Position
-from shared.money import ZERO
+from shared.money import ZERO, plain
 
 KIND_NAMES = {"ma_crossover": "ma-crossover", "basis": "basis", "pairs": "pairs"}
 JSON_SHAPE = """{"strategies": [{"id", "type" (ma-crossover|basis|pairs), "mode" (paper|live),
 "venue" (where its orders go), "state", "owner", "positions": [{"product_id", "size", "avg_price"}],
 "num_fills", "realized_pnl", "unrealized_pnl", "fees"}], "portfolio": {"realized_pnl",
-"unrealized_pnl", "fees", "gross_exposure"}} — Decimals as strings."""
+"unrealized_pnl", "fees", "gross_exposure"}} — Decimals as exact strings, never an exponent."""
 
 
 def build_report(positions: list[Position], view: StackView, fill_counts: dict[str, int]) -> dict[str, Any]:
@@ -48,21 +49,25 @@ def build_report(positions: list[Position], view: StackView, fill_counts: dict[s
                 "state": instance.get("state", ""),
                 "owner": instance.get("owner", ""),
                 "positions": [
-                    {"product_id": p.product_id, "size": str(p.quantity), "avg_price": str(p.average_price)}
+                    {
+                        "product_id": p.product_id,
+                        "size": plain(p.quantity),
+                        "avg_price": plain(p.average_price),
+                    }
                     for p in rows
                 ],
                 "num_fills": fill_counts.get(sid, 0),
-                "realized_pnl": str(sum((p.realized_pnl for p in rows), ZERO)),
-                "unrealized_pnl": str(sum((p.unrealized_pnl for p in rows), ZERO)),
-                "fees": str(sum((p.fees for p in rows), ZERO)),
+                "realized_pnl": plain(sum((p.realized_pnl for p in rows), ZERO)),
+                "unrealized_pnl": plain(sum((p.unrealized_pnl for p in rows), ZERO)),
+                "fees": plain(sum((p.fees for p in rows), ZERO)),
             }
         )
     gross = view.risk.gross_exposure if view.risk else ZERO
     portfolio = {
-        "realized_pnl": str(sum((p.realized_pnl for p in positions), ZERO)),
-        "unrealized_pnl": str(sum((p.unrealized_pnl for p in positions), ZERO)),
-        "fees": str(sum((p.fees for p in positions), ZERO)),
-        "gross_exposure": str(gross),
+        "realized_pnl": plain(sum((p.realized_pnl for p in positions), ZERO)),
+        "unrealized_pnl": plain(sum((p.unrealized_pnl for p in positions), ZERO)),
+        "fees": plain(sum((p.fees for p in positions), ZERO)),
+        "gross_exposure": plain(gross),
     }
     return {"strategies": strategies, "portfolio": portfolio}
 
@@ -90,7 +95,9 @@ async def gather() -> tuple[list[Position], StackView, dict[str, int]]:
         found = [await kv.get(key) for key in await kv.keys()]
         view = StackView()
         await view.load(bus)
-        return [e.value for e in found if e is not None], view, await count_fills(bus)
+        held = [e.value for e in found if e is not None]
+        await view.figures.load(bus, view.products() | {p.product_id for p in held})
+        return held, view, await count_fills(bus)
 
 
 def register(app: typer.Typer) -> None:
@@ -106,41 +113,46 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report))
             return
-        table = Table(
-            "strategy",
-            "type",
-            "mode",
-            "state",
-            "product",
-            "size",
-            "avg price",
-            "fills",
-            "realized",
-            "unrealized",
-            "fees",
-        )
-        for s in report["strategies"]:
-            products = s["positions"] or [{"product_id": "", "size": "", "avg_price": ""}]
-            for i, p in enumerate(products):
-                first = i == 0
-                table.add_row(
-                    s["id"] if first else "",
-                    s["type"] if first else "",
-                    mode_label(s["mode"], s["venue"]) if first else "",
-                    s["state"] if first else "",
-                    p["product_id"],
-                    num(Decimal(p["size"])) if p["size"] else "",
-                    num(Decimal(p["avg_price"])) if p["avg_price"] else "",
-                    str(s["num_fills"]) if first else "",
-                    num(Decimal(s["realized_pnl"])) if first else "",
-                    num(Decimal(s["unrealized_pnl"])) if first else "",
-                    num(Decimal(s["fees"])) if first else "",
-                )
-        console = Console()
-        console.print(table)
-        total = report["portfolio"]
-        console.print(
-            f"portfolio: realized {num(Decimal(total['realized_pnl']))}, unrealized "
-            f"{num(Decimal(total['unrealized_pnl']))}, fees {num(Decimal(total['fees']))}, "
-            f"gross exposure {num(Decimal(total['gross_exposure']))}"
-        )
+        Console().print(render(report, view.figures))
+
+
+def render(report: dict[str, Any], fig: Figures) -> Group:
+    """The report for people: sizes and prices on each product's grid, money in cents."""
+    table = Table(
+        "strategy",
+        "type",
+        "mode",
+        "state",
+        "product",
+        "size",
+        "avg price",
+        "fills",
+        "realized",
+        "unrealized",
+        "fees",
+    )
+    for s in report["strategies"]:
+        products = s["positions"] or [{"product_id": "", "size": "", "avg_price": ""}]
+        quoted = products[0]["product_id"]  # a strategy's PnL is in its products' quote currency
+        for i, p in enumerate(products):
+            first, product = i == 0, p["product_id"]
+            table.add_row(
+                s["id"] if first else "",
+                s["type"] if first else "",
+                mode_label(s["mode"], s["venue"]) if first else "",
+                s["state"] if first else "",
+                product,
+                fig.size(product, Decimal(p["size"])) if p["size"] else "",
+                fig.price(product, Decimal(p["avg_price"])) if p["avg_price"] else "",
+                str(s["num_fills"]) if first else "",
+                *(
+                    (fig.money(Decimal(s[k]), quoted) if first else "")
+                    for k in ("realized_pnl", "unrealized_pnl", "fees")
+                ),
+            )
+    total = {k: fig.money(Decimal(v)) for k, v in report["portfolio"].items()}
+    return Group(
+        table,
+        f"portfolio: realized {total['realized_pnl']}, unrealized {total['unrealized_pnl']}, "
+        f"fees {total['fees']}, gross exposure {total['gross_exposure']}",
+    )

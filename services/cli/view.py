@@ -16,6 +16,7 @@ import msgspec
 from rich.console import Group
 from rich.table import Table
 
+from services.cli.figures import Figures, exact
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import (
@@ -46,6 +47,8 @@ class StackView:
         self.pnl: PnlSummary | None = None
         self.orders: collections.deque[OrderEvent] = collections.deque(maxlen=RECENT)
         self.fills: collections.deque[Fill] = collections.deque(maxlen=RECENT)
+        self.figures = Figures()
+        """Each shown product's grid, for numbers people read."""
 
     async def on_heartbeat(self, beat: ServiceHeartbeat) -> None:
         self.services[f"{beat.service}/{beat.instance}"] = beat
@@ -92,6 +95,17 @@ class StackView:
         if pnl is not None:
             self.pnl = pnl
 
+    async def load_grid(self, bus: Bus) -> None:
+        """The grid of every product shown, for `render` (the CLI's user reads KV `products`)."""
+        await self.figures.load(bus, self.products())
+
+    def products(self) -> set[str]:
+        """Every product the view shows a number of."""
+        shown = {p for spec in self.specs.values() for p in spec.products}
+        shown |= {p for status in self.instances.values() for p, _ in status.position}
+        shown |= {p.product_id for p in self.pnl.positions} if self.pnl else set()
+        return shown | {o.product_id for o in self.orders} | {f.product_id for f in self.fills}
+
     async def follow(self, bus: Bus) -> None:
         """Subscribe to everything the view shows: core NATS, except the statuses, read from their
         last-value stream (an ephemeral ordered consumer) so every instance shows at once."""
@@ -105,7 +119,7 @@ class StackView:
         await bus.subscribe("fills.>", Fill, self.on_fill, traced=False)
 
     def to_json(self) -> dict[str, Any]:
-        """The whole view as plain JSON (Decimals as strings)."""
+        """The whole view as plain JSON (Decimals as exact strings, never an exponent)."""
         now = time.time_ns()
         instances = []
         for sid in sorted(set(self.specs) | set(self.instances)):
@@ -120,7 +134,7 @@ class StackView:
                     "enabled": spec.enabled if spec else False,
                     "owner": status.worker_id if status else self.owners.get(sid, ""),
                     "state": status.state if status else _unreported(sid in self.owners, spec),
-                    "position": {p: str(q) for p, q in status.position} if status else {},
+                    "position": {p: exact(q) for p, q in status.position} if status else {},
                     "last_signal": status.last_signal if status else "",
                     "detail": status.detail if status else "",
                 }
@@ -137,17 +151,18 @@ class StackView:
                 }
                 for b in sorted(self.services.values(), key=lambda b: (b.service, b.instance))
             ],
-            "feeds": [msgspec.to_builtins(f) for f in self.feeds.values()],
+            "feeds": [exact(f) for f in self.feeds.values()],
             "instances": instances,
-            "risk": msgspec.to_builtins(self.risk) if self.risk else None,
+            "risk": exact(self.risk) if self.risk else None,
             "pnl": _pnl_json(self.pnl),
-            "recent_orders": [msgspec.to_builtins(o) for o in self.orders],
-            "recent_fills": [msgspec.to_builtins(f) for f in self.fills],
+            "recent_orders": [exact(o) for o in self.orders],
+            "recent_fills": [exact(f) for f in self.fills],
         }
 
     def render(self) -> Group:
-        """Rich tables: services, feed, instances, risk, positions and PnL, recent orders and fills."""
-        data = self.to_json()
+        """Rich tables: services, feed, instances, risk, positions and PnL, recent orders and fills;
+        money in cents, prices and sizes on each product's grid."""
+        data, fig = self.to_json(), self.figures
         services = Table("service", "instance", "ready", "checks", title="services", expand=True)
         for s in data["services"]:
             failing = [k for k, ok in s["checks"].items() if not ok]
@@ -175,13 +190,13 @@ class StackView:
             expand=True,
         )
         for i in data["instances"]:
-            position = ", ".join(f"{p} {num(Decimal(q))}" for p, q in i["position"].items())
+            position = ", ".join(f"{p} {fig.size(p, Decimal(q))}" for p, q in i["position"].items())
             mode = mode_label(i["mode"], i["venue"])
             instances.add_row(i["id"], i["kind"], mode, i["state"], i["owner"], position, i["last_signal"])
         risk = self.risk
         risk_line = (
             f"kill switch: {'ON — ' + risk.kill_reason if risk.kill_switch else 'off'}   breaker: {risk.breaker.value}"
-            f"   daily PnL: {num(risk.daily_pnl)}   gross exposure: {num(risk.gross_exposure)}"
+            f"   daily PnL: {fig.money(risk.daily_pnl)}   gross exposure: {fig.money(risk.gross_exposure)}"
             if risk
             else "risk: no state published yet"
         )
@@ -193,15 +208,14 @@ class StackView:
                 positions.add_row(
                     p.strategy_id,
                     p.product_id,
-                    *(
-                        num(v)
-                        for v in (p.quantity, p.average_price, p.realized_pnl, p.unrealized_pnl, p.fees)
-                    ),
+                    fig.size(p.product_id, p.quantity),
+                    fig.price(p.product_id, p.average_price),
+                    *(fig.money(v, p.product_id) for v in (p.realized_pnl, p.unrealized_pnl, p.fees)),
                 )
         pnl = self.pnl
         pnl_line = (
-            f"portfolio PnL: {num(pnl.total)} (realized {num(pnl.realized)},"
-            f" unrealized {num(pnl.unrealized)}, fees {num(pnl.fees)})"
+            f"portfolio PnL: {fig.money(pnl.total)} (realized {fig.money(pnl.realized)},"
+            f" unrealized {fig.money(pnl.unrealized)}, fees {fig.money(pnl.fees)})"
             if pnl
             else ""
         )
@@ -212,12 +226,19 @@ class StackView:
                 o.product_id,
                 o.side.value,
                 o.status.value,
-                f"{num(o.filled_size)}/{num(o.size)}",
+                f"{fig.size(o.product_id, o.filled_size)}/{fig.size(o.product_id, o.size)}",
                 o.reason,
             )
         fills = Table("strategy", "product", "side", "size", "price", "fee", title="recent fills")
         for f in reversed(self.fills):
-            fills.add_row(f.strategy_id, f.product_id, f.side.value, num(f.size), num(f.price), num(f.fee))
+            fills.add_row(
+                f.strategy_id,
+                f.product_id,
+                f.side.value,
+                fig.size(f.product_id, f.size),
+                fig.price(f.product_id, f.price),
+                fig.money(f.fee, f.product_id),
+            )
         return Group(services, feeds, instances, risk_line, positions, pnl_line, orders, fills)
 
 
@@ -242,25 +263,17 @@ def _yes(flag: bool) -> str:
     return "yes" if flag else "NO"
 
 
-def num(value: Decimal | None) -> str:
-    """A Decimal for people: plain notation, no exponent, trailing zeros dropped (0E-8 → 0)."""
-    if value is None:
-        return ""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
-
-
 def _pnl_json(pnl: PnlSummary | None) -> dict[str, Any] | None:
     if pnl is None:
         return None
     return {
-        "total": str(pnl.total),
-        "realized": str(pnl.realized),
-        "unrealized": str(pnl.unrealized),
-        "fees": str(pnl.fees),
-        "by_strategy": {k: str(v) for k, v in pnl.by_strategy.items()},
-        "by_product": {k: str(v) for k, v in pnl.by_product.items()},
-        "positions": [msgspec.to_builtins(p) for p in pnl.positions],
+        "total": exact(pnl.total),
+        "realized": exact(pnl.realized),
+        "unrealized": exact(pnl.unrealized),
+        "fees": exact(pnl.fees),
+        "by_strategy": exact(pnl.by_strategy),
+        "by_product": exact(pnl.by_product),
+        "positions": [exact(p) for p in pnl.positions],
     }
 
 

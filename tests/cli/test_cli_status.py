@@ -10,9 +10,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from services.cli.figures import num
 from services.cli.main import app
 from services.cli.positions import build_report
-from services.cli.view import StackView, num
+from services.cli.view import StackView
 from shared import streams, subjects
 from shared.bus import Bus
 from shared.config import NatsSettings

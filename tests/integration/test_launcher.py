@@ -35,7 +35,7 @@ async def test_launcher_restarts_a_crashed_service_and_stops_nats_last(tmp_path:
     entry = ServiceEntry("echo", "tests.integration.echo_service", free_port())
     launcher = Launcher(tmp_path, nats_port=-1, entries=[entry])
     running = asyncio.create_task(launcher.run())
-    await eventually(lambda: (tmp_path / "stack.json").exists(), timeout_s=20, what="stack started")
+    await asyncio.wait_for(launcher.started.wait(), 30)
     stack = json.loads((tmp_path / "stack.json").read_text())
     assert stack["nats_url"] == launcher.nats.url
     managed = launcher.managed[0]
