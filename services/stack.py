@@ -95,6 +95,10 @@ STACK: tuple[ServiceEntry, ...] = (
         user="reconciliation",
     ),
     ServiceEntry("strategy", "services.strategy", 8082, replicas=2),
+    # The web console's page is on its own port (`ALGOPIONEER_CONSOLE__PORT`, 8089); this one is health.
+    ServiceEntry("console", "services.console", 8088),
+    # Notifications (Apprise URLs in `ALGOPIONEER_NOTIFY__URLS`); read-only on the bus.
+    ServiceEntry("notify", "services.notify", 8091),
 )
 
 

@@ -32,6 +32,8 @@ ALLOWED_SERVICE_IMPORTS: dict[tuple[str, str], str] = {
     ("services.cli", "services.exchange_sim.__main__"): "`sim` runs the simulator alone (see the sim arrow)",
     ("services.launcher", "services.stack"): "the table of services the launcher starts",
     ("services.launcher", "services.risk.config"): "refuses `up --live` without risk's explicit limits",
+    ("services.console", "services.cli.view"): "the console serves the CLI's stack view over HTTP",
+    ("services.console", "services.cli.positions"): "and the CLI's positions report, not a second copy",
 }
 
 PURE_CORES = (

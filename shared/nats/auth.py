@@ -216,6 +216,14 @@ USERS: tuple[User, ...] = (
         kv_put=HEARTBEAT,
     ),
     User(
+        "notify",
+        "notifications: read-only (fills, risk state and PnL, recon reports, heartbeats); no trading subject",
+        subscribe=(subjects.RISK_STATE, subjects.RISK_PNL, subjects.recon_report(subjects.ANY)),
+        consume=(subjects.STREAM_FILLS,),  # durable `notify`, new fills only
+        kv_read=(subjects.KV_SERVICES, subjects.KV_RISK_STATE),  # readiness; the state and PnL at start
+        kv_put=HEARTBEAT,
+    ),
+    User(
         "exchange-sim",
         "the simulator speaks HTTP/WebSocket; at most a heartbeat on NATS",
         kv_put=HEARTBEAT,
@@ -259,6 +267,26 @@ USERS: tuple[User, ...] = (
             subjects.KV_STRATEGY_SNAPSHOTS,
         ),
         kv_write=(subjects.KV_STRATEGY_SPECS, subjects.KV_RISK_LIMITS, subjects.KV_STRATEGY_CODE),
+    ),
+    User(
+        "console",
+        "the web console: reads what the operator sees; halt/resume and an instance's enabled flag",
+        publish=(subjects.RISK_CONTROL,),  # requests only, as the CLI's halt / resume
+        subscribe=(
+            "md.status.>",
+            subjects.RISK_STATE,
+            subjects.RISK_PNL,
+            ORDER_EVENTS,
+            FILLS,
+        ),
+        consume=(subjects.STREAM_STATUS,),  # instance statuses, last value of each
+        kv_read=(
+            subjects.KV_SERVICES,
+            subjects.KV_RISK_STATE,
+            subjects.KV_WORKER_LEASES,
+        ),
+        kv_write=(subjects.KV_STRATEGY_SPECS,),  # stop / start: the spec's `enabled` flag
+        kv_put=HEARTBEAT,
     ),
     User(
         "admin",

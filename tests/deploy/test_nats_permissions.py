@@ -165,7 +165,18 @@ async def connect(server: str) -> AsyncIterator[Connect]:
 
 @pytest.mark.integration
 @pytest.mark.parametrize(
-    "user", ["marketdata", "strategy", "risk", "execution", "reconciliation", "exchange-sim", "cli"]
+    "user",
+    [
+        "marketdata",
+        "strategy",
+        "risk",
+        "execution",
+        "reconciliation",
+        "exchange-sim",
+        "cli",
+        "notify",
+        "console",
+    ],
 )
 async def test_every_user_can_provision_the_streams_and_buckets(connect: Connect, user: str) -> None:
     nc, conn = await connect(user)

@@ -51,7 +51,16 @@ CONFIG = Path(__file__).resolve().parents[2] / "shared" / "nats" / "permissions.
 VENUE = "coinbase"
 BTC, ETH = "BTC-USD", "ETH-USD"
 SID = "s1"
-SERVICE_USERS = ("marketdata", "strategy", "risk", "execution", "reconciliation", "exchange-sim", "cli")
+SERVICE_USERS = (
+    "marketdata",
+    "strategy",
+    "risk",
+    "execution",
+    "reconciliation",
+    "exchange-sim",
+    "cli",
+    "notify",
+)
 DENIED = (nats.errors.TimeoutError, TimeoutError, nats.errors.NoRespondersError)
 
 

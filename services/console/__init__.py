@@ -1,0 +1,2 @@
+"""The operator's web console: the stack as one live page (from the bus), and halt/resume and
+stop/start behind a login."""
