@@ -192,7 +192,15 @@ class ExchangeSim:
             with contextlib.suppress(Exception):
                 await conn.ws.close(code=1001, message=b"simulator stopping")
         for runner in reversed(self._runners):
+            # A TLS close waits for the client's close_notify, which an idle pooled client never sends:
+            # abort what the graceful cleanup left, or the socket outlives the loop (and on 3.13 its
+            # collection after the server closed raises in asyncio.Server._wakeup).
+            left = [conn.transport for conn in runner.server.connections] if runner.server else []
             await runner.cleanup()
+            for transport in left:
+                if transport is not None:
+                    transport.abort()
+        await asyncio.sleep(0)  # let the aborts close their sockets
         self._runners.clear()
         log.info("exchange_sim.stopped")
 

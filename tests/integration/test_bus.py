@@ -126,6 +126,8 @@ async def test_failed_handler_is_redelivered_then_acked(bus: Bus) -> None:
         retry_delay_s=0.1,
     )
     await eventually(lambda: attempts == [1, 2], what="redelivery after a failure")
+    # The ack follows the handler's return: wait for it, or the check below races it.
+    await eventually(lambda: _drained(bus, "retry-test"), what="the redelivery acked")
     await consumer.stop()
     info = await bus.js.stream_info(subjects.STREAM_APPROVED, subjects_filter=subject)
     assert info.state.messages == 0 or all(s != subject for s in (info.state.subjects or {}))
