@@ -8,6 +8,9 @@ rounded there.
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
 
 from shared.errors import MoneyError
 
@@ -85,3 +88,17 @@ def display(value: Decimal, increment: Decimal) -> str:
     rounded = (value / increment).quantize(ONE, rounding=ROUND_HALF_UP) * increment
     text = format(rounded.quantize(ONE.scaleb(-places)), "f")
     return text[1:] if text.startswith("-") and rounded == ZERO else text
+
+
+def exact(value: Any) -> Any:
+    """A message, or plain data holding Decimals, as JSON-ready builtins with every Decimal an exact
+    plain string (`0E-8` → `0.00000000`): what every JSON output of money uses."""
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value, builtin_types=(Decimal,))
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, dict):
+        return {k: exact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [exact(v) for v in value]
+    return value

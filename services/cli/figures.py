@@ -6,14 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
-
-import msgspec
 
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import ProductInfo
-from shared.money import display, plain
+from shared.money import display
 
 CENTS = Decimal("0.01")
 CASH = frozenset({"USD", "USDC", "USDT", "EUR", "GBP"})
@@ -32,20 +29,6 @@ def num(value: Decimal | None) -> str:
         return ""
     text = format(value.normalize(), "f")
     return "0" if text in ("-0", "0") else text
-
-
-def exact(value: Any) -> Any:
-    """A message (or plain data holding Decimals) as JSON-ready builtins, every Decimal an exact
-    plain string (`0E-8` → `0.00000000`)."""
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, dict):
-        return {k: exact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [exact(v) for v in value]
-    if isinstance(value, msgspec.Struct):
-        return exact(msgspec.to_builtins(value, builtin_types=(Decimal,)))
-    return value
 
 
 class Figures:

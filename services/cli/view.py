@@ -16,7 +16,7 @@ import msgspec
 from rich.console import Group
 from rich.table import Table
 
-from services.cli.figures import Figures, exact
+from services.cli.figures import Figures
 from shared import subjects
 from shared.bus import Bus
 from shared.messages import (
@@ -30,6 +30,7 @@ from shared.messages import (
     StrategySpec,
     StrategyStatus,
 )
+from shared.money import exact
 
 RECENT = 12
 

@@ -13,12 +13,10 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from services.cli.positions import build_report
 from services.cli.view import StackView
 from shared.messages import Fill, OrderEvent, PnlSummary
-from shared.money import plain
+from shared.money import exact, plain
 
 RECENT_ORDERS = 25
 RECENT_FILLS = 25
@@ -26,19 +24,6 @@ EQUITY_RECENT_S = 60
 """Live updates carry the curve's points of the last minute; the page appends the ones it lacks."""
 _NUMBER_FIELDS = ("size", "avg_price", "realized_pnl", "unrealized_pnl", "fees", "gross_exposure")
 _S = 1_000_000_000
-
-
-def exact(value: Any) -> Any:
-    """Plain JSON of a message or a tree of them, every Decimal as an exact plain string."""
-    if isinstance(value, msgspec.Struct):
-        value = msgspec.to_builtins(value, builtin_types=(Decimal,))
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, dict):
-        return {k: exact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [exact(v) for v in value]
-    return value
 
 
 def _plain_numbers(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.console.state import RECENT_ORDERS, ConsoleState, exact
+from services.console.state import RECENT_ORDERS, ConsoleState
 from shared.messages import OrderEvent, OrderStatus, PnlSummary, Position, Side
+from shared.money import exact
 
 D = Decimal
 S = 1_000_000_000
