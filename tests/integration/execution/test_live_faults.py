@@ -90,7 +90,9 @@ async def test_429_backs_off_and_then_places(live: LiveHarness) -> None:
     live.sim.control.fail_rest(429, count=2, path=ORDERS_PATH)
     coid = await place_and_wait(live, OrderStatus.FILLED)
     await eventually(lambda: pending_zero(live), what="handler finished")
-    assert adapter_of(live).submissions == 3
+    # Both faults match every call under /orders: the adapter's own polls of its open orders may take
+    # one of them, so the placement met one or two 429s; either way it retried and placed once.
+    assert adapter_of(live).submissions in (2, 3)
     assert live.venue_orders(coid) == 1
 
 
