@@ -24,7 +24,8 @@ from shared.messages import Fill, Liquidity, PnlSummary, Position, ProductInfo, 
 
 pytestmark = pytest.mark.integration
 
-EXPONENT = re.compile(r"\d[eE][+-]?\d")
+EXPONENT = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
+"""A number in exponent notation (a whole string: ids such as `held-30c44e67` are not numbers)."""
 
 
 def row(*cells: str) -> re.Pattern[str]:
